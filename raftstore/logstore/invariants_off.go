@@ -1,0 +1,6 @@
+//go:build !invariants
+
+package logstore
+
+// invariants enables the package's assertions; build with -tags invariants.
+const invariants = false
