@@ -1,0 +1,40 @@
+// Package raftstore owns everything durable and replicated: raft (over a
+// raft.StreamLayer it is handed), our Pebble log and stable store
+// (sub-package logstore), the command set and the keyspace of the state
+// machine, deterministic apply, snapshots, and the proposer that batches
+// commands into raft entries.
+//
+// It must never know about listeners, connections or wire formats: the
+// transport's listener and dialer come from package wire (NewStreamLayer),
+// and what the state means to MQTT or Kafka clients is decided above it.
+//
+// # Layout on disk
+//
+//	DataDir/raft/        Pebble: raft log entries and raft's stable state (synced writes)
+//	DataDir/fsm/db/      Pebble: the state machine (unsynced writes, applied index inside)
+//	DataDir/snapshots/   raft's file snapshot store
+//
+// # Apply
+//
+// Every committed entry is applied in order on raft's FSM goroutine, one
+// Pebble batch per ApplyBatch call, with the applied index written in the
+// same batch. Apply reads only the command and the state before it, never
+// a clock, randomness or map order, so every replica computes the same
+// bytes. A command type or version this binary does not know stops the
+// node (Store.Done, Store.Err) before anything of that entry is written,
+// and a restart stops at the same entry; a replica never skips a command.
+//
+// # Concurrency
+//
+// Propose and ProposeAsync may be called from any goroutine. A proposal's
+// done callback runs on the proposer's goroutine and must not block.
+// Reads (KVGet) run concurrently with apply and see applied state only.
+// Lock order: fsm.mu is the only lock held across Pebble calls; the
+// proposer's mu is never held while fsm.mu is taken.
+//
+// # Buffer ownership
+//
+// Propose keeps cmd.Payload until the command has committed: callers must
+// not modify it before done is called. Values returned by reads are copies
+// the caller owns.
+package raftstore

@@ -1,0 +1,296 @@
+package raftstore
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/hashicorp/raft"
+)
+
+// applyContext is what a command's apply function may touch: the entry's
+// Pebble batch (indexed, so a command reads what earlier commands of the
+// same entry wrote) and the raft position of the entry. Nothing else: no
+// clock, no randomness, no map iteration (DESIGN.md, "Apply is
+// deterministic").
+type applyContext struct {
+	batch *pebble.Batch
+	index uint64
+	term  uint64
+}
+
+// applyFunc applies one command. It returns the value the proposer gets, a
+// *RejectedError for a command it refuses (deterministically, before
+// writing anything), or any other error, which stops the node.
+type applyFunc func(a *applyContext, payload []byte) ([]byte, error)
+
+type commandKey struct {
+	typ     CommandType
+	version uint8
+}
+
+// commands is the registry of every (type, version) this binary applies.
+// Adding a version is backward compatible only once every node runs a
+// binary that knows it; an unknown one stops the node (see ApplyBatch).
+var commands = map[commandKey]applyFunc{
+	{CmdKVPut, 1}:    applyKVPut,
+	{CmdKVDelete, 1}: applyKVDelete,
+	{CmdKVAdd, 1}:    applyKVAdd,
+}
+
+// RejectedError is the answer to a command that committed but that apply
+// refused, identically on every replica, without changing any state.
+type RejectedError struct{ Reason string }
+
+func (e *RejectedError) Error() string { return "raftstore: command rejected: " + e.Reason }
+
+func reject(format string, args ...any) error {
+	return &RejectedError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// ErrUnknownCommand is the root of the fatal error raised when the log holds
+// a command type or version this binary does not know.
+var ErrUnknownCommand = errors.New("raftstore: unknown command type or version (is a newer binary writing the log? upgrade this node)")
+
+// errStopped answers entries offered to an FSM that already stopped.
+var errStopped = errors.New("raftstore: state machine stopped after a fatal error")
+
+// commandResult is apply's answer to one command.
+type commandResult struct {
+	value []byte
+	err   error
+}
+
+// fsm is the replicated state machine: one Pebble database, applied one
+// batch per ApplyBatch call with the applied index inside the batch, so a
+// crash leaves a consistent prefix and replay skips what is already there.
+// Writes are not synced: the raft log is the durable copy, and Snapshot
+// syncs before raft may truncate the log behind it.
+type fsm struct {
+	fs     vfs.FS
+	dir    string // parent of the database directory
+	logger *slog.Logger
+
+	// mu guards db against a swap by Restore. Apply, Snapshot and Restore
+	// run on raft's FSM goroutine only; readers take mu.RLock.
+	mu sync.RWMutex
+	db *pebble.DB
+
+	applied atomic.Uint64 // last entry index applied and visible
+	fatal   atomic.Pointer[error]
+	onFatal func(error) // called once, on a goroutine of its own
+	metrics *metrics
+	// pinned counts Pebble snapshots handed to raft and not yet released;
+	// Restore waits for them before it closes the database they read.
+	pinned sync.WaitGroup
+}
+
+var (
+	_ raft.BatchingFSM = (*fsm)(nil)
+)
+
+// fsmDBName is the database directory under the FSM's directory.
+const fsmDBName = "db"
+
+func openFSM(fs vfs.FS, dir string, logger *slog.Logger, m *metrics) (*fsm, error) {
+	f := &fsm{fs: fs, dir: dir, logger: logger, metrics: m}
+	if err := f.recoverSwap(); err != nil {
+		return nil, err
+	}
+	db, applied, err := openStateDB(fs, filepath.Join(dir, fsmDBName), logger)
+	if err != nil {
+		return nil, err
+	}
+	f.db = db
+	f.applied.Store(applied)
+	return f, nil
+}
+
+// openStateDB opens (or creates) a state database and reads its applied
+// index, refusing a database written with a newer keyspace format.
+func openStateDB(fs vfs.FS, path string, logger *slog.Logger) (*pebble.DB, uint64, error) {
+	opts := &pebble.Options{
+		FS:     fs,
+		Logger: pebbleLogger{logger.With("db", "fsm")},
+	}
+	db, err := pebble.Open(path, opts)
+	if err != nil {
+		return nil, 0, fmt.Errorf("raftstore: open state db %s: %w", path, err)
+	}
+	applied, err := readApplied(db)
+	if err == nil {
+		err = checkFormat(db)
+	}
+	if err != nil {
+		db.Close()
+		return nil, 0, err
+	}
+	return db, applied, nil
+}
+
+func readApplied(r pebble.Reader) (uint64, error) {
+	v, closer, err := r.Get(keyApplied)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("raftstore: read applied index: %w", err)
+	}
+	defer closer.Close()
+	return decodeIndex(v)
+}
+
+func checkFormat(db *pebble.DB) error {
+	v, closer, err := db.Get(keyFormat)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return db.Set(keyFormat, []byte{keyspaceFormat}, pebble.Sync)
+	}
+	if err != nil {
+		return fmt.Errorf("raftstore: read keyspace format: %w", err)
+	}
+	defer closer.Close()
+	if len(v) != 1 || v[0] > keyspaceFormat {
+		return fmt.Errorf("raftstore: state db has keyspace format %v, this binary knows up to %d", v, keyspaceFormat)
+	}
+	return nil
+}
+
+// ApplyBatch applies committed entries in order, in one Pebble batch. Each
+// response is a []commandResult for a command entry, nil for a
+// configuration entry (which only advances the applied index).
+func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	resps := make([]any, len(logs))
+	if f.fatal.Load() != nil {
+		fillErr(resps, errStopped)
+		return resps
+	}
+	b := f.db.NewIndexedBatch()
+	defer b.Close()
+	last := f.applied.Load()
+	for i, l := range logs {
+		if l.Index <= last {
+			continue // replay after a restart: already in the database
+		}
+		if l.Type == raft.LogCommand {
+			res, err := f.applyEntry(b, l)
+			if err != nil {
+				f.stop(fmt.Errorf("raftstore: apply entry %d (term %d): %w", l.Index, l.Term, err))
+				fillErr(resps, errStopped)
+				return resps
+			}
+			resps[i] = res
+		}
+		last = l.Index
+	}
+	if last == f.applied.Load() {
+		return resps
+	}
+	if err := f.commit(b, last); err != nil {
+		f.stop(err)
+		fillErr(resps, errStopped)
+		return resps
+	}
+	return resps
+}
+
+func (f *fsm) commit(b *pebble.Batch, last uint64) error {
+	if err := b.Set(keyApplied, encodeIndex(last), nil); err != nil {
+		return fmt.Errorf("raftstore: stage applied index %d: %w", last, err)
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("raftstore: commit applied batch up to %d: %w", last, err)
+	}
+	f.applied.Store(last)
+	return nil
+}
+
+func (f *fsm) applyEntry(b *pebble.Batch, l *raft.Log) ([]commandResult, error) {
+	a := &applyContext{batch: b, index: l.Index, term: l.Term}
+	var res []commandResult
+	_, err := decodeEntry(l.Data, func(i int, c Command) error {
+		if res == nil {
+			res = make([]commandResult, 0, 8)
+		}
+		apply, ok := commands[commandKey{c.Type, c.Version}]
+		if !ok {
+			return fmt.Errorf("%w: %s v%d", ErrUnknownCommand, c.Type, c.Version)
+		}
+		v, err := apply(a, c.Payload)
+		var rej *RejectedError
+		if err != nil && !errors.As(err, &rej) {
+			return fmt.Errorf("%s v%d: %w", c.Type, c.Version, err)
+		}
+		res = append(res, commandResult{value: v, err: err})
+		return nil
+	})
+	return res, err
+}
+
+func fillErr(resps []any, err error) {
+	for i := range resps {
+		resps[i] = err
+	}
+}
+
+// stop records the first fatal error and hands it to onFatal. Nothing more
+// is applied or snapshotted: the database stays at the last good entry, so
+// a restart meets the same entry and stops again instead of diverging.
+func (f *fsm) stop(err error) {
+	if f.fatal.CompareAndSwap(nil, &err) {
+		f.logger.Error("state machine stopped", "err", err, "raft_index", f.applied.Load())
+		if f.onFatal != nil {
+			go f.onFatal(err)
+		}
+	}
+}
+
+// Err returns the fatal error that stopped the state machine, if any.
+func (f *fsm) Err() error {
+	if p := f.fatal.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Apply is raft.FSM's single-entry form; raft calls ApplyBatch instead.
+func (f *fsm) Apply(l *raft.Log) any {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// get reads a key of the applied state, copying the value.
+func (f *fsm) get(key []byte) ([]byte, bool, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.db == nil {
+		return nil, false, errStopped
+	}
+	v, closer, err := f.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("raftstore: get: %w", err)
+	}
+	out := append([]byte(nil), v...) // outlives the Pebble closer
+	closer.Close()
+	return out, true, nil
+}
+
+func (f *fsm) close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.db == nil {
+		return nil
+	}
+	err := f.db.Close()
+	f.db = nil
+	if err != nil {
+		return fmt.Errorf("raftstore: close state db: %w", err)
+	}
+	return nil
+}
