@@ -39,6 +39,30 @@ func BenchmarkPropose(b *testing.B) {
 	}
 }
 
+// BenchmarkProposeThreeNodes is BenchmarkPropose on a three-node cluster
+// over loopback TCP, all three on the same disk.
+func BenchmarkProposeThreeNodes(b *testing.B) {
+	for _, proposers := range []int{1, 16, 256} {
+		b.Run(fmt.Sprintf("proposers=%d", proposers), func(b *testing.B) {
+			stores, _ := openCluster(b, 3, func(*Config) {})
+			defer func() {
+				for _, s := range stores {
+					s.Close()
+				}
+			}()
+			value := make([]byte, benchPayloadBytes)
+			runConcurrently(b, proposers, func(i int64) error {
+				c, err := KVPut(binary.BigEndian.AppendUint64([]byte("k"), uint64(i)), value)
+				if err != nil {
+					return err
+				}
+				_, err = stores[0].Propose(context.Background(), c)
+				return err
+			})
+		})
+	}
+}
+
 // BenchmarkPebbleSyncedSet is the reference: a synced Pebble Set of the
 // same size per operation, from 1, 16 and 256 writers (Pebble groups
 // concurrent synced commits into one WAL sync).

@@ -284,31 +284,7 @@ func TestMetricsExposed(t *testing.T) {
 // state; a follower is refused (ErrNotLeader); a follower that was down
 // while the leader truncated its log comes back through a snapshot.
 func TestThreeNodesReplicateAndInstallSnapshots(t *testing.T) {
-	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
-	cfgs := make([]Config, 3)
-	for i := range cfgs {
-		cfgs[i] = testConfig(t, dirs[i])
-		cfgs[i].NodeID = fmt.Sprintf("n%d", i+1)
-		cfgs[i].NoBootstrap = i > 0
-		cfgs[i].TrailingLogs = 10
-		// Raft's default timeouts: with three nodes, 100ms leases are too
-		// tight for a loaded 2-core machine under -race.
-		cfgs[i].HeartbeatTimeout = time.Second
-		cfgs[i].ElectionTimeout = time.Second
-		cfgs[i].AdvertiseAddr = cfgs[i].StreamLayer.Addr().String()
-	}
-	stores := make([]*Store, 3)
-	stores[0] = openStore(t, cfgs[0])
-	for i := 1; i < 3; i++ {
-		s, err := Open(cfgs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		stores[i] = s
-		if err := stores[0].raft.AddVoter(raft.ServerID(cfgs[i].NodeID), raft.ServerAddress(cfgs[i].AdvertiseAddr), 0, 10*time.Second).Error(); err != nil {
-			t.Fatalf("add voter: %v", err)
-		}
-	}
+	stores, cfgs := openCluster(t, 3, func(c *Config) { c.TrailingLogs = 10 })
 	defer func() {
 		for _, s := range stores {
 			s.Close()
@@ -347,6 +323,38 @@ func TestThreeNodesReplicateAndInstallSnapshots(t *testing.T) {
 		t.Fatal("follower caught up without a snapshot restore")
 	}
 	waitReady(t, leader)
+}
+
+// openCluster starts n stores on loopback TCP: the first bootstraps, the
+// others join it as voters. tune adjusts each configuration.
+func openCluster(t testing.TB, n int, tune func(*Config)) ([]*Store, []Config) {
+	t.Helper()
+	cfgs := make([]Config, n)
+	stores := make([]*Store, n)
+	for i := range cfgs {
+		cfgs[i] = testConfig(t, t.TempDir())
+		cfgs[i].NodeID = fmt.Sprintf("n%d", i+1)
+		cfgs[i].NoBootstrap = i > 0
+		cfgs[i].AdvertiseAddr = cfgs[i].StreamLayer.Addr().String()
+		// Raft's default timeouts: with several nodes, 100ms leases are too
+		// tight for a loaded 2-core machine under -race.
+		cfgs[i].HeartbeatTimeout = time.Second
+		cfgs[i].ElectionTimeout = time.Second
+		tune(&cfgs[i])
+	}
+	stores[0] = openStore(t, cfgs[0])
+	for i := 1; i < n; i++ {
+		s, err := Open(cfgs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores[i] = s
+		f := stores[0].raft.AddVoter(raft.ServerID(cfgs[i].NodeID), raft.ServerAddress(cfgs[i].AdvertiseAddr), 0, 10*time.Second)
+		if err := f.Error(); err != nil {
+			t.Fatalf("add voter: %v", err)
+		}
+	}
+	return stores, cfgs
 }
 
 func loopbackLayerAt(t *testing.T, addr string) raft.StreamLayer {

@@ -1,0 +1,306 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is everything `tributary serve` can be told. Each field has a YAML
+// key and a flag of the same meaning; see options.
+type Config struct {
+	NodeID    string `yaml:"node_id"`
+	DataDir   string `yaml:"data_dir"`
+	HTTPAddr  string `yaml:"http_addr"`
+	RaftAddr  string `yaml:"raft_addr"`
+	LogLevel  string `yaml:"log_level"`
+	LogFormat string `yaml:"log_format"`
+}
+
+// maxNodeIDBytes bounds a node id: it travels in every raft configuration
+// entry and in log lines, so it stays short.
+const maxNodeIDBytes = 64
+
+// maxConfigFileBytes bounds the config file read; a real one is a few
+// hundred bytes, so anything near this is not a config file.
+const maxConfigFileBytes = 1 << 20
+
+// defaultConfig is what a user gets with no file and no flags: one node,
+// data under ./data, every port on loopback (DESIGN.md, "Defaults").
+func defaultConfig() Config {
+	return Config{
+		NodeID:    "n1",
+		DataDir:   "./data",
+		HTTPAddr:  "127.0.0.1:8080",
+		RaftAddr:  "127.0.0.1:7946",
+		LogLevel:  "info",
+		LogFormat: "text",
+	}
+}
+
+// option ties one Config field to its flag and its YAML key, so the flag
+// set, the override step and the error messages cannot drift apart.
+type option struct {
+	flag  string
+	key   string
+	usage string
+	field func(*Config) *string
+}
+
+var (
+	optNodeID = option{"node-id", "node_id", "this node's id: letters, digits, '.', '_' or '-', at most 64 bytes",
+		func(c *Config) *string { return &c.NodeID }}
+	optDataDir = option{"data-dir", "data_dir", "directory for the raft log, the state database and snapshots",
+		func(c *Config) *string { return &c.DataDir }}
+	optHTTPAddr = option{"http-addr", "http_addr", "host:port of the HTTP endpoint (/healthz, /readyz, /metrics)",
+		func(c *Config) *string { return &c.HTTPAddr }}
+	optRaftAddr = option{"raft-addr", "raft_addr", "host:port of the cluster port (raft traffic); other nodes dial it",
+		func(c *Config) *string { return &c.RaftAddr }}
+	optLogLevel = option{"log-level", "log_level", "debug, info, warn or error",
+		func(c *Config) *string { return &c.LogLevel }}
+	optLogFormat = option{"log-format", "log_format", "text or json",
+		func(c *Config) *string { return &c.LogFormat }}
+
+	// options lists every Config field in the order usage prints them.
+	options = []option{optNodeID, optDataDir, optHTTPAddr, optRaftAddr, optLogLevel, optLogFormat}
+)
+
+// name is how errors refer to an option: by key and flag, because the
+// value may have come from either.
+func (o option) name() string { return fmt.Sprintf("%s (--%s)", o.key, o.flag) }
+
+// newServeFlags returns the flag set of `tributary serve`. Flag values land
+// in a scratch Config; loadServeConfig copies only those actually set.
+func newServeFlags(out io.Writer) (*flag.FlagSet, *Config, *string) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fromFlags := defaultConfig()
+	configPath := fs.String("config", "", "YAML config `FILE`; flags set on the command line override it")
+	for _, o := range options {
+		p := o.field(&fromFlags)
+		fs.StringVar(p, o.flag, *p, o.usage)
+	}
+	fs.Usage = func() { printServeUsage(out, fs) }
+	return fs, &fromFlags, configPath
+}
+
+// printServeUsage lists the flags with the double dash users type; flag's
+// own PrintDefaults shows a single one.
+func printServeUsage(out io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(out, "Usage: tributary serve [flags]\n\nRuns one node. Every flag can also be set in the --config file.\n\nFlags:\n")
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(out, "  --%s %s\n    \t%s", f.Name, arg, usage)
+		if f.DefValue != "" {
+			fmt.Fprintf(out, " (default %q)", f.DefValue)
+		}
+		fmt.Fprintln(out)
+	})
+}
+
+// flagError is a command-line parse failure. The flag package has already
+// printed it with the usage, so it is not printed again.
+type flagError struct{ err error }
+
+func (e flagError) Error() string { return "tributary: " + e.err.Error() }
+func (e flagError) Unwrap() error { return e.err }
+
+// loadServeConfig parses the serve flags and builds the Config: built-in
+// defaults, then the config file, then the flags the user set. The error
+// joins every problem found: unknown keys in the file and invalid values
+// alike, so the user can fix them all in one go. Only an unreadable or
+// unparsable file stops the search early.
+func loadServeConfig(args []string, out io.Writer) (Config, error) {
+	fs, fromFlags, configPath := newServeFlags(out)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, flagError{err}
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("tributary: serve takes no arguments, got %q", fs.Args())
+	}
+	cfg := defaultConfig()
+	var problems []error
+	if *configPath != "" {
+		var err error
+		cfg, problems, err = loadConfigFile(*configPath, cfg)
+		if err != nil {
+			return Config{}, err
+		}
+	}
+	fs.Visit(func(f *flag.Flag) {
+		for _, o := range options {
+			if o.flag == f.Name {
+				*o.field(&cfg) = *o.field(fromFlags)
+			}
+		}
+	})
+	problems = append(problems, cfg.Validate())
+	return cfg, errors.Join(problems...)
+}
+
+// loadConfigFile reads the YAML file at path over base: keys the file sets
+// replace base's values, the others stay. Unknown keys and values of the
+// wrong type are returned as problems, one per line of the file, along
+// with everything else the file set; err is for a file that cannot be read
+// or parsed at all.
+func loadConfigFile(path string, base Config) (cfg Config, problems []error, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, nil, fmt.Errorf("tributary: config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigFileBytes+1))
+	if err != nil {
+		return Config{}, nil, fmt.Errorf("tributary: config %s: %w", path, err)
+	}
+	if len(data) > maxConfigFileBytes {
+		return Config{}, nil, fmt.Errorf("tributary: config %s: larger than %d bytes", path, maxConfigFileBytes)
+	}
+	cfg, msgs, err := decodeConfig(data, base)
+	if err != nil {
+		return Config{}, nil, fmt.Errorf("tributary: config %s: %w", path, err)
+	}
+	for _, m := range msgs {
+		problems = append(problems, fmt.Errorf("%s %s", path, m))
+	}
+	return cfg, problems, nil
+}
+
+// decodeConfig strictly decodes one YAML document over base. An empty
+// document leaves base as it is. Per-key problems come back as messages
+// ("line 3: unknown key ...") next to the keys that did decode.
+func decodeConfig(data []byte, base Config) (Config, []string, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	cfg := base
+	var msgs []string
+	if err := dec.Decode(&cfg); err != nil {
+		var te *yaml.TypeError
+		switch {
+		case errors.Is(err, io.EOF):
+			return base, nil, nil
+		case !errors.As(err, &te):
+			return Config{}, nil, err
+		}
+		msgs = explainYAML(te)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return Config{}, nil, errors.New("holds more than one YAML document")
+	}
+	return cfg, msgs, nil
+}
+
+var (
+	unknownFieldRE = regexp.MustCompile(`^line (\d+): field (.+) not found in type \S+$`)
+	wrongKindRE    = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+)(?: `[^`]*`)? into (\\S+)$")
+)
+
+// explainYAML rewrites yaml's type errors in the user's terms, without Go
+// type names: `line 3: unknown key "nod_id"`, `line 1: want a plain value,
+// not a mapping`.
+func explainYAML(te *yaml.TypeError) []string {
+	msgs := make([]string, 0, len(te.Errors))
+	for _, msg := range te.Errors {
+		if m := unknownFieldRE.FindStringSubmatch(msg); m != nil {
+			msg = fmt.Sprintf("line %s: unknown key %q", m[1], m[2])
+		} else if m := wrongKindRE.FindStringSubmatch(msg); m != nil {
+			if m[3] == "main.Config" {
+				msg = fmt.Sprintf("line %s: the file must be a mapping of keys to values, not a %s", m[1], yamlKind(m[2]))
+			} else {
+				msg = fmt.Sprintf("line %s: want a plain value, not a %s", m[1], yamlKind(m[2]))
+			}
+		}
+		msgs = append(msgs, msg)
+	}
+	return msgs
+}
+
+// yamlKind names a YAML tag the way a user reads the file.
+func yamlKind(tag string) string {
+	switch tag {
+	case "seq":
+		return "list"
+	case "map":
+		return "mapping"
+	default:
+		return "plain value"
+	}
+}
+
+// Validate returns every problem in c, joined with errors.Join.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(o option, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", o.name(), fmt.Sprintf(format, args...)))
+	}
+	if msg := checkNodeID(c.NodeID); msg != "" {
+		add(optNodeID, "%s", msg)
+	}
+	if c.DataDir == "" {
+		add(optDataDir, "is empty")
+	}
+	if msg := checkAddr(c.HTTPAddr); msg != "" {
+		add(optHTTPAddr, "%s", msg)
+	}
+	if msg := checkAddr(c.RaftAddr); msg != "" {
+		add(optRaftAddr, "%s", msg)
+	}
+	if c.HTTPAddr != "" && c.HTTPAddr == c.RaftAddr {
+		add(optRaftAddr, "is the same address as http_addr (%s)", c.HTTPAddr)
+	}
+	if _, ok := logLevels[c.LogLevel]; !ok {
+		add(optLogLevel, "%q is not debug, info, warn or error", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		add(optLogFormat, "%q is not text or json", c.LogFormat)
+	}
+	return errors.Join(errs...)
+}
+
+// checkNodeID returns what is wrong with id, or "".
+func checkNodeID(id string) string {
+	switch {
+	case id == "":
+		return "is empty"
+	case len(id) > maxNodeIDBytes:
+		return fmt.Sprintf("is %d bytes long, at most %d allowed", len(id), maxNodeIDBytes)
+	}
+	for i := 0; i < len(id); i++ {
+		if !isNodeIDByte(id[i]) {
+			return fmt.Sprintf("%q has the invalid byte %q at %d (allowed: A-Z a-z 0-9 . _ -)", id, id[i], i)
+		}
+	}
+	return ""
+}
+
+func isNodeIDByte(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' ||
+		b == '.' || b == '_' || b == '-'
+}
+
+// checkAddr returns what is wrong with a listen address, or "". The port
+// must be a decimal in 1-65535: other nodes and scripts need to know it in
+// advance, so an ephemeral port (0) or a service name is refused.
+func checkAddr(addr string) string {
+	if addr == "" {
+		return "is empty"
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Sprintf("%q is not host:port", addr)
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || n == 0 {
+		return fmt.Sprintf("%q has an invalid port %q (want 1-65535)", addr, port)
+	}
+	return ""
+}

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "tributary.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func load(t *testing.T, args ...string) (Config, error) {
+	t.Helper()
+	var out bytes.Buffer
+	return loadServeConfig(args, &out)
+}
+
+func TestLoadServeConfig_Defaults(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(t)
+	if err != nil {
+		t.Fatalf("load with no flags: %v", err)
+	}
+	want := Config{
+		NodeID: "n1", DataDir: "./data", HTTPAddr: "127.0.0.1:8080",
+		RaftAddr: "127.0.0.1:7946", LogLevel: "info", LogFormat: "text",
+	}
+	if diff := cmp.Diff(want, cfg); diff != "" {
+		t.Fatalf("defaults (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadServeConfig_EveryFlag(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(t, "--node-id", "edge-7", "--data-dir", "/var/lib/trib",
+		"--http-addr", "0.0.0.0:9000", "--raft-addr", "[::1]:9001",
+		"--log-level", "debug", "--log-format", "json")
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	want := Config{
+		NodeID: "edge-7", DataDir: "/var/lib/trib", HTTPAddr: "0.0.0.0:9000",
+		RaftAddr: "[::1]:9001", LogLevel: "debug", LogFormat: "json",
+	}
+	if diff := cmp.Diff(want, cfg); diff != "" {
+		t.Fatalf("flags (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadServeConfig_FileOverridesDefaultsAndFlagsOverrideFile(t *testing.T) {
+	t.Parallel()
+	p := writeConfig(t, `
+node_id: from-file
+http_addr: 127.0.0.1:18080
+raft_addr: 127.0.0.1:17946
+log_format: json
+`)
+	// --log-format is given its default value explicitly: a flag the user
+	// set wins even when it equals the default.
+	cfg, err := load(t, "--config", p, "--http-addr", "127.0.0.1:28080", "--log-format", "text")
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	want := Config{
+		NodeID:    "from-file",       // file over default
+		DataDir:   "./data",          // default: neither file nor flag
+		HTTPAddr:  "127.0.0.1:28080", // flag over file
+		RaftAddr:  "127.0.0.1:17946", // file
+		LogLevel:  "info",
+		LogFormat: "text", // flag over file
+	}
+	if diff := cmp.Diff(want, cfg); diff != "" {
+		t.Fatalf("precedence (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadServeConfig_FlagOrderDoesNotMatter(t *testing.T) {
+	t.Parallel()
+	p := writeConfig(t, "node_id: from-file\n")
+	cfg, err := load(t, "--node-id", "from-flag", "--config", p)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if cfg.NodeID != "from-flag" {
+		t.Fatalf("NodeID = %q, want the flag's value even when --config comes after it", cfg.NodeID)
+	}
+}
+
+func TestLoadServeConfig_ReportsEveryProblemAtOnce(t *testing.T) {
+	t.Parallel()
+	p := writeConfig(t, `
+node_id: "bad id!"
+nod_id: typo
+data_dir: ""
+http_addr: localhost
+raft_addr: 127.0.0.1:70000
+log_level: loud
+log_format: xml
+`)
+	_, err := load(t, "--config", p)
+	if err == nil {
+		t.Fatal("load accepted a config with seven mistakes")
+	}
+	for _, want := range []string{
+		`line 3: unknown key "nod_id"`,
+		`node_id (--node-id): "bad id!" has the invalid byte ' '`,
+		`data_dir (--data-dir): is empty`,
+		`http_addr (--http-addr): "localhost" is not host:port`,
+		`raft_addr (--raft-addr): "127.0.0.1:70000" has an invalid port`,
+		`log_level (--log-level): "loud"`,
+		`log_format (--log-format): "xml"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q; got:\n%v", want, err)
+		}
+	}
+	if n := len(unjoin(err)); n != 7 {
+		t.Errorf("got %d problems, want 7:\n%v", n, err)
+	}
+}
+
+func TestLoadServeConfig_StrictUnknownKeysNameKeyAndLine(t *testing.T) {
+	t.Parallel()
+	p := writeConfig(t, "node_id: n2\nhttp_adr: 127.0.0.1:1\nraft:\n  addr: x\n")
+	_, err := load(t, "--config", p)
+	if err == nil {
+		t.Fatal("unknown keys were accepted")
+	}
+	for _, want := range []string{p + ` line 2: unknown key "http_adr"`, p + ` line 3: unknown key "raft"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q; got:\n%v", want, err)
+		}
+	}
+}
+
+func TestLoadServeConfig_FileErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"syntax", "node_id: [unclosed\n", "yaml:"},
+		{"two documents", "node_id: a\n---\nnode_id: b\n", "more than one YAML document"},
+		{"list", "- n1\n- n2\n", "line 1: the file must be a mapping of keys to values, not a list"},
+		{"scalar", "n1\n", "line 1: the file must be a mapping of keys to values, not a plain value"},
+		{"value is a mapping", "node_id: {a: b}\n", "line 1: want a plain value, not a mapping"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := load(t, "--config", writeConfig(t, tc.body))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("load = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	_, err := load(t, "--config", filepath.Join(t.TempDir(), "missing.yaml"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file = %v, want os.ErrNotExist", err)
+	}
+}
+
+func TestLoadServeConfig_EmptyFileKeepsDefaults(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(t, "--config", writeConfig(t, "# nothing set yet\n"))
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if diff := cmp.Diff(defaultConfig(), cfg); diff != "" {
+		t.Fatalf("empty file changed the defaults (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadServeConfig_FlagErrors(t *testing.T) {
+	t.Parallel()
+	var fe flagError
+	if _, err := load(t, "--no-such-flag"); !errors.As(err, &fe) {
+		t.Errorf("unknown flag = %v, want a flagError", err)
+	}
+	if _, err := load(t, "-h"); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h = %v, want flag.ErrHelp", err)
+	}
+	if _, err := load(t, "extra"); err == nil || !strings.Contains(err.Error(), "no arguments") {
+		t.Errorf("positional argument = %v, want refused", err)
+	}
+}
+
+func TestConfigValidate_NodeID(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		id    string
+		valid bool
+	}{
+		{"n1", true},
+		{"Edge_01.eu-west", true},
+		{strings.Repeat("a", 64), true},
+		{strings.Repeat("a", 65), false},
+		{"", false},
+		{"node 1", false},
+		{"node/1", false},
+		{"nœud", false},
+	} {
+		cfg := defaultConfig()
+		cfg.NodeID = tc.id
+		if err := cfg.Validate(); (err == nil) != tc.valid {
+			t.Errorf("Validate(node_id=%q) = %v, want valid=%v", tc.id, err, tc.valid)
+		}
+	}
+}
+
+func TestConfigValidate_Addresses(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		addr  string
+		valid bool
+	}{
+		{"127.0.0.1:1", true},
+		{":8080", true},
+		{"[::1]:65535", true},
+		{"node-a.internal:7946", true},
+		{"127.0.0.1:0", false}, // peers and scripts need a known port
+		{"127.0.0.1:65536", false},
+		{"127.0.0.1:http", false},
+		{"127.0.0.1", false},
+		{"::1:80", false},
+		{"", false},
+	} {
+		cfg := defaultConfig()
+		cfg.HTTPAddr = tc.addr
+		if err := cfg.Validate(); (err == nil) != tc.valid {
+			t.Errorf("Validate(http_addr=%q) = %v, want valid=%v", tc.addr, err, tc.valid)
+		}
+	}
+	cfg := defaultConfig()
+	cfg.RaftAddr = cfg.HTTPAddr
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "same address") {
+		t.Errorf("http_addr == raft_addr: Validate = %v, want refused", err)
+	}
+}
+
+func TestNewLogger_LevelAndFormat(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	cfg := defaultConfig()
+	cfg.LogLevel, cfg.LogFormat = "warn", "json"
+	log := newLogger(cfg, &buf)
+	log.Info("hidden")
+	log.Warn("shown", "k", "v")
+	got := buf.String()
+	if strings.Contains(got, "hidden") {
+		t.Errorf("info line logged at level warn: %s", got)
+	}
+	if !strings.Contains(got, `"msg":"shown"`) || !strings.Contains(got, `"node_id":"n1"`) {
+		t.Errorf("warn line not JSON with node_id: %s", got)
+	}
+}
+
+func TestReportConfigError_OneProblemPerLine(t *testing.T) {
+	t.Parallel()
+	cfg := defaultConfig()
+	cfg.NodeID, cfg.LogLevel = "", "loud"
+	var buf bytes.Buffer
+	reportConfigError(&buf, cfg.Validate())
+	want := "tributary: invalid configuration:\n" +
+		"  - node_id (--node-id): is empty\n" +
+		"  - log_level (--log-level): \"loud\" is not debug, info, warn or error\n"
+	if diff := cmp.Diff(want, buf.String()); diff != "" {
+		t.Fatalf("report (-want +got):\n%s", diff)
+	}
+}

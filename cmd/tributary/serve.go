@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"tributary/raftstore"
+	"tributary/wire"
+)
+
+// httpShutdownTimeout bounds how long in-flight HTTP requests (a scrape, a
+// probe) may take to finish at shutdown before their connections are cut.
+const httpShutdownTimeout = 5 * time.Second
+
+// errStarting is /readyz's answer while the store is still opening (a long
+// log replay, say): the process is up, so /healthz already says so.
+var errStarting = errors.New("tributary: starting: raft store not open yet")
+
+// node holds what serve started, so shutdown can stop it in reverse order.
+type node struct {
+	log     *slog.Logger
+	http    *wire.HTTPServer
+	cluster *wire.ClusterListener
+	store   atomic.Pointer[raftstore.Store]
+}
+
+// ready is the HTTP endpoint's readiness callback.
+func (n *node) ready() error {
+	s := n.store.Load()
+	if s == nil {
+		return errStarting
+	}
+	return s.Ready()
+}
+
+// serve runs one node until a signal arrives on sigs or a part of it stops
+// by itself, stops everything it started, and returns the exit code. It
+// logs every error itself, once. sigs is the channel given to
+// signal.Notify: after the first signal serve stops relaying, so a second
+// SIGINT or SIGTERM kills a shutdown that hangs.
+func serve(cfg Config, log *slog.Logger, sigs chan os.Signal) int {
+	n := &node{log: log}
+	if err := n.start(cfg); err != nil {
+		log.Error("tributary failed to start", "err", err)
+		if err := n.shutdown(); err != nil {
+			log.Error("cleanup after the failed start", "err", err)
+		}
+		return exitFailure
+	}
+	log.Info("tributary started",
+		"http_addr", n.http.Addr().String(), "raft_addr", n.cluster.Addr().String(), "data_dir", cfg.DataDir)
+
+	code := exitOK
+	if err := waitStop(log, sigs, n.store.Load(), n.http); err != nil {
+		log.Error("shutting down after a fatal error", "err", err)
+		code = exitFailure
+	}
+	if err := n.shutdown(); err != nil {
+		log.Error("shutdown incomplete", "err", err)
+		return exitFailure
+	}
+	log.Info("shutdown complete")
+	return code
+}
+
+// stoppable is a part of the node that may stop by itself: Done is closed
+// when it does, and Err says why.
+type stoppable interface {
+	Done() <-chan struct{}
+	Err() error
+}
+
+// waitStop blocks until a signal arrives (it returns nil: a clean stop) or
+// the store or the HTTP endpoint stops by itself (it returns why).
+func waitStop(log *slog.Logger, sigs chan os.Signal, store, http stoppable) error {
+	select {
+	case sig := <-sigs:
+		signal.Stop(sigs)
+		log.Info("shutting down; a second signal forces exit", "signal", sig.String())
+		return nil
+	case <-store.Done():
+		return fmt.Errorf("tributary: raft store stopped: %w", store.Err())
+	case <-http.Done():
+		return fmt.Errorf("tributary: http endpoint stopped: %w", http.Err())
+	}
+}
+
+// start brings the node up: the HTTP endpoint first, so /healthz answers
+// while the store opens; then the cluster port; then the store.
+func (n *node) start(cfg Config) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("tributary: create data dir: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	for _, c := range []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("tributary: register runtime metrics: %w", err)
+		}
+	}
+	hs, err := wire.ListenHTTP(wire.HTTPConfig{
+		Addr: cfg.HTTPAddr, Ready: n.ready, Gatherer: reg, Logger: n.log,
+	})
+	if err != nil {
+		return err
+	}
+	n.http = hs
+	cl, err := wire.ListenCluster(wire.ClusterConfig{Addr: cfg.RaftAddr, Registerer: reg, Logger: n.log})
+	if err != nil {
+		return err
+	}
+	n.cluster = cl
+	store, err := raftstore.Open(raftstore.Config{
+		NodeID:      cfg.NodeID,
+		DataDir:     cfg.DataDir,
+		StreamLayer: raftstore.NewStreamLayer(cl, cl.Dial),
+		Logger:      n.log,
+		Registerer:  reg,
+	})
+	if err != nil {
+		return err
+	}
+	n.store.Store(store)
+	return nil
+}
+
+// shutdown stops what start started, last first, and joins every error.
+func (n *node) shutdown() error {
+	var errs []error
+	if n.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)
+		err := n.http.Shutdown(ctx)
+		cancel()
+		if err != nil {
+			// Requests still running past the timeout are cut.
+			errs = append(errs, err, n.http.Close())
+		}
+		n.log.Info("http endpoint stopped")
+	}
+	if s := n.store.Load(); s != nil {
+		errs = append(errs, s.Close())
+		n.log.Info("raft store closed")
+	}
+	if n.cluster != nil {
+		// Raft closes its transport, and so this listener, on shutdown:
+		// finding it already closed is the expected case.
+		if err := n.cluster.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+		n.log.Info("cluster listener closed")
+	}
+	return errors.Join(errs...)
+}
