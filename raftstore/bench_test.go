@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // benchPayloadBytes is the value size of the benchmark commands: a small
@@ -35,7 +36,20 @@ func BenchmarkPropose(b *testing.B) {
 				_, err = s.Propose(context.Background(), c)
 				return err
 			})
+			reportPacking(b, s)
 		})
+	}
+}
+
+// reportPacking reports how many commands the proposer packed per raft
+// entry on average.
+func reportPacking(b *testing.B, s *Store) {
+	var m dto.Metric
+	if err := s.metrics.entryCommands.Write(&m); err != nil {
+		b.Fatal(err)
+	}
+	if h := m.GetHistogram(); h.GetSampleCount() > 0 {
+		b.ReportMetric(h.GetSampleSum()/float64(h.GetSampleCount()), "cmds/entry")
 	}
 }
 
@@ -59,6 +73,7 @@ func BenchmarkProposeThreeNodes(b *testing.B) {
 				_, err = stores[0].Propose(context.Background(), c)
 				return err
 			})
+			reportPacking(b, stores[0])
 		})
 	}
 }

@@ -60,7 +60,10 @@ type Config struct {
 	// past it Propose waits (and its context may give up). Default 16384.
 	MaxPendingProposals int
 	// MaxInflightEntries bounds the entries proposed and not yet applied.
-	// Default 256.
+	// While that many are in flight, new proposals wait in the queue and
+	// leave together in the next entry: few in flight packs many commands
+	// per entry. Default 4 (measured: at 256 proposers, 4 packs ~30
+	// commands per entry and doubles throughput over 256, which packs ~1).
 	MaxInflightEntries int
 	// ApplyTimeout bounds how long the proposer waits for raft to accept an
 	// entry. Default 10s.
@@ -107,7 +110,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.MaxEntryBytes, 1<<20)
 	setDefault(&c.MaxCommandBytes, 16<<20)
 	setDefault(&c.MaxPendingProposals, 16384)
-	setDefault(&c.MaxInflightEntries, 256)
+	setDefault(&c.MaxInflightEntries, 4)
 	setDefault(&c.ApplyTimeout, 10*time.Second)
 	setDefault(&c.SnapshotThreshold, 16384)
 	setDefault(&c.SnapshotInterval, 30*time.Second)
