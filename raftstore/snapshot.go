@@ -264,6 +264,33 @@ func (f *fsm) loadSnapshot(r io.Reader, path string) (uint64, error) {
 func loadRecords(r *bufio.Reader, db *pebble.DB) error {
 	b := db.NewBatch()
 	defer func() { b.Close() }()
+	err := readRecords(r, func(k, v []byte) error {
+		if err := b.Set(k, v, nil); err != nil {
+			return fmt.Errorf("raftstore: stage snapshot record: %w", err)
+		}
+		if b.Len() < restoreBatchBytes {
+			return nil
+		}
+		if err := b.Commit(pebble.NoSync); err != nil {
+			return fmt.Errorf("raftstore: commit snapshot records: %w", err)
+		}
+		b.Close()
+		b = db.NewBatch()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("raftstore: commit snapshot records: %w", err)
+	}
+	return nil
+}
+
+// readRecords calls fn for every record of a snapshot stream (after its
+// header), checking every block's checksum and the final record count. The
+// slices passed to fn are valid only during the call.
+func readRecords(r *bufio.Reader, fn func(k, v []byte) error) error {
 	var count uint64
 	for {
 		block, end, err := readBlock(r)
@@ -274,24 +301,17 @@ func loadRecords(r *bufio.Reader, db *pebble.DB) error {
 			if *end != count {
 				return fmt.Errorf("%w: %d records, end says %d", errSnapshotCorrupt, count, *end)
 			}
-			return b.Commit(pebble.NoSync)
+			return nil
 		}
 		for len(block) > 0 {
 			var k, v []byte
 			if k, v, block, err = nextRecord(block); err != nil {
 				return err
 			}
-			if err := b.Set(k, v, nil); err != nil {
-				return fmt.Errorf("raftstore: stage snapshot record: %w", err)
+			if err := fn(k, v); err != nil {
+				return err
 			}
 			count++
-		}
-		if b.Len() >= restoreBatchBytes {
-			if err := b.Commit(pebble.NoSync); err != nil {
-				return fmt.Errorf("raftstore: commit snapshot records: %w", err)
-			}
-			b.Close()
-			b = db.NewBatch()
 		}
 	}
 }
@@ -322,9 +342,11 @@ func readBlock(r *bufio.Reader) ([]byte, *uint64, error) {
 	if n > maxSnapshotBlockBytes {
 		return nil, nil, fmt.Errorf("%w: block of %d bytes exceeds %d", errSnapshotCorrupt, n, maxSnapshotBlockBytes)
 	}
-	block := make([]byte, n)
-	if _, err := io.ReadFull(r, block); err != nil {
-		return nil, nil, fmt.Errorf("%w: block: %w", errSnapshotCorrupt, err)
+	// Grow with the bytes that actually arrive: a corrupt length must not
+	// allocate its claim up front.
+	block, err := io.ReadAll(io.LimitReader(r, int64(n)))
+	if err != nil || len(block) != int(n) {
+		return nil, nil, fmt.Errorf("%w: block of %d bytes cut at %d: %v", errSnapshotCorrupt, n, len(block), err)
 	}
 	if crc32.Checksum(block, crcTable) != binary.BigEndian.Uint32(h[4:]) {
 		return nil, nil, fmt.Errorf("%w: block checksum mismatch", errSnapshotCorrupt)

@@ -134,7 +134,7 @@ func (s *Store) openStorage() error {
 func (s *Store) checkNodeID() error {
 	v, err := s.logs.Get(keyNodeID)
 	switch {
-	case err != nil && err.Error() == "not found":
+	case errors.Is(err, logstore.ErrNotFound):
 		return s.logs.Set(keyNodeID, []byte(s.cfg.NodeID))
 	case err != nil:
 		return fmt.Errorf("raftstore: read node id: %w", err)

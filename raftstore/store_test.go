@@ -244,6 +244,9 @@ func TestTruncateWhenLogPassesByteBudget(t *testing.T) {
 	if v, ok, _ := s.KVGet([]byte("k0")); !ok || len(v) != len(value) {
 		t.Fatal("state lost by truncation")
 	}
+	if got := s.raft.ReloadableConfig().TrailingLogs; got != s.cfg.TrailingLogs {
+		t.Fatalf("TrailingLogs left at %d after the size-triggered snapshot, want %d back", got, s.cfg.TrailingLogs)
+	}
 }
 
 func TestTrailingFor(t *testing.T) {

@@ -44,19 +44,30 @@ func (s *Store) truncateIfLarge() {
 	if last-first+1 <= trailing {
 		return // nothing a snapshot could remove
 	}
-	rc := s.raft.ReloadableConfig()
-	if rc.TrailingLogs != trailing {
-		rc.TrailingLogs = trailing
-		if err := s.raft.ReloadConfig(rc); err != nil {
-			s.logger.Warn("cannot lower trailing logs", "err", err)
-			return
-		}
+	if err := s.setTrailingLogs(trailing); err != nil {
+		s.logger.Warn("cannot lower trailing logs", "err", err)
+		return
 	}
+	// Raft's own count-triggered snapshots keep the configured count again.
+	defer func() {
+		if err := s.setTrailingLogs(s.cfg.TrailingLogs); err != nil {
+			s.logger.Warn("cannot restore trailing logs", "err", err)
+		}
+	}()
 	s.logger.Info("raft log past its byte budget; snapshotting", "log_bytes", size, "max_log_bytes", s.cfg.MaxLogBytes, "trailing_logs", trailing)
 	err := s.raft.Snapshot().Error()
 	if err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
 		s.logger.Warn("size-triggered snapshot failed", "err", err)
 	}
+}
+
+func (s *Store) setTrailingLogs(n uint64) error {
+	rc := s.raft.ReloadableConfig()
+	if rc.TrailingLogs == n {
+		return nil
+	}
+	rc.TrailingLogs = n
+	return s.raft.ReloadConfig(rc)
 }
 
 // trailingFor is how many entries to keep after a truncation so that they
