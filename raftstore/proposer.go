@@ -108,7 +108,6 @@ func (p *proposer) packLoop() {
 	defer close(p.loopDone)
 	defer close(p.inflight)
 	var carry *proposal
-	buf := make([]byte, 0, p.cfg.MaxEntryBytes)
 	for {
 		first := carry
 		carry = nil
@@ -120,18 +119,17 @@ func (p *proposer) packLoop() {
 				return
 			}
 		}
-		props, size := []*proposal{first}, first.size
-		props, carry = p.fill(props, size)
-		buf = buf[:0]
+		props, size, next := p.fill([]*proposal{first}, first.size)
+		carry = next
 		cmds := make([]Command, len(props))
 		for i, pr := range props {
 			cmds[i] = pr.cmd
 		}
-		buf = appendEntry(buf, cmds)
+		// Encoded once, at its exact size, into a slice raft then keeps.
+		data := appendEntry(make([]byte, 0, entryLen(len(cmds), size)), cmds)
 		p.metrics.entryCommands.Observe(float64(len(props)))
-		p.metrics.entryBytes.Observe(float64(len(buf)))
-		// raft keeps the slice it is given: hand it a copy of the buffer.
-		f := p.raft.Apply(append([]byte(nil), buf...), p.cfg.ApplyTimeout)
+		p.metrics.entryBytes.Observe(float64(len(data)))
+		f := p.raft.Apply(data, p.cfg.ApplyTimeout)
 		select {
 		case p.inflight <- inflightEntry{future: f, props: props}:
 		case <-p.stop:
@@ -145,20 +143,21 @@ func (p *proposer) packLoop() {
 	}
 }
 
-// fill adds queued proposals to props until the entry would pass
-// MaxEntryBytes or the queue is empty. A proposal that does not fit is
-// returned as the first of the next entry.
-func (p *proposer) fill(props []*proposal, size int) ([]*proposal, *proposal) {
+// fill adds queued proposals to props (whose commands encode to size
+// bytes) until the entry would pass MaxEntryBytes or the queue is empty. It
+// returns the proposals, their encoded size, and a proposal that did not fit,
+// to be the first of the next entry.
+func (p *proposer) fill(props []*proposal, size int) ([]*proposal, int, *proposal) {
 	for {
 		select {
 		case pr := <-p.queue:
 			if size+pr.size > p.cfg.MaxEntryBytes {
-				return props, pr
+				return props, size, pr
 			}
 			props = append(props, pr)
 			size += pr.size
 		default:
-			return props, nil
+			return props, size, nil
 		}
 	}
 }

@@ -17,14 +17,14 @@ func TestFillStopsAtMaxEntryBytes(t *testing.T) {
 		p.queue <- &proposal{size: 100}
 	}
 	first := <-p.queue
-	props, carry := p.fill([]*proposal{first}, first.size)
-	if len(props) != 4 || carry == nil {
-		t.Fatalf("packed %d proposals (carry %v), want 4 and a carried fifth", len(props), carry != nil)
+	props, size, carry := p.fill([]*proposal{first}, first.size)
+	if len(props) != 4 || size != 400 || carry == nil {
+		t.Fatalf("packed %d proposals of %d bytes (carry %v), want 4 of 400 and a carried fifth", len(props), size, carry != nil)
 	}
 	if len(p.queue) != 5 {
 		t.Fatalf("%d left queued, want 5", len(p.queue))
 	}
-	props, carry = p.fill([]*proposal{carry}, carry.size)
+	props, _, carry = p.fill([]*proposal{carry}, carry.size)
 	if len(props) != 4 || carry == nil {
 		t.Fatalf("second entry packed %d", len(props))
 	}
