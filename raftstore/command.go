@@ -21,6 +21,26 @@ const (
 	// table and returns the new value; it is the test suite's witness that
 	// no command is applied twice.
 	CmdKVAdd CommandType = 3
+
+	// The MQTT state (mqtt.go). They start at 16 so that related commands
+	// stay together in the numbering.
+
+	// CmdSessionOpen claims a client identifier for a connection.
+	CmdSessionOpen CommandType = 16
+	// CmdSessionClose ends a connection's hold on its session.
+	CmdSessionClose CommandType = 17
+	// CmdSubscribe adds or replaces subscriptions of a session.
+	CmdSubscribe CommandType = 18
+	// CmdUnsubscribe removes subscriptions of a session.
+	CmdUnsubscribe CommandType = 19
+	// CmdPublish stores, retains and routes an application message.
+	CmdPublish CommandType = 20
+	// CmdReleaseInbound forgets an inbound QoS 2 packet id (PUBREL).
+	CmdReleaseInbound CommandType = 21
+	// CmdQueueAck removes or marks entries of a session's queue.
+	CmdQueueAck CommandType = 22
+	// CmdTick fires the wills and expires the sessions that are due.
+	CmdTick CommandType = 23
 )
 
 // String returns the command type's name for logs and errors.
@@ -32,6 +52,22 @@ func (t CommandType) String() string {
 		return "kv-delete"
 	case CmdKVAdd:
 		return "kv-add"
+	case CmdSessionOpen:
+		return "session-open"
+	case CmdSessionClose:
+		return "session-close"
+	case CmdSubscribe:
+		return "subscribe"
+	case CmdUnsubscribe:
+		return "unsubscribe"
+	case CmdPublish:
+		return "publish"
+	case CmdReleaseInbound:
+		return "release-inbound"
+	case CmdQueueAck:
+		return "queue-ack"
+	case CmdTick:
+		return "tick"
 	}
 	return fmt.Sprintf("command-type-%d", uint16(t))
 }

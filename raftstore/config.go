@@ -39,6 +39,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer receives the store's metrics. Nil registers nothing.
 	Registerer prometheus.Registerer
+	// OnEvents receives the MQTT events of every batch of entries this node
+	// applies (takeovers, deliveries for sessions without persistence,
+	// queue growth, ended sessions), in apply order, once the batch has
+	// committed to the state database — also while Open replays the log.
+	// It is called on raft's FSM goroutine and must not block: hand the
+	// events to other goroutines. The slice and the messages it points to
+	// are the callee's and never reused; the deliveries of one publish
+	// share one *Message, so treat messages as read-only. Nil drops them.
+	OnEvents func([]Event)
 
 	// HeartbeatTimeout and ElectionTimeout are raft's; defaults 1s each.
 	HeartbeatTimeout time.Duration

@@ -28,9 +28,21 @@
 //
 // Propose and ProposeAsync may be called from any goroutine. A proposal's
 // done callback runs on the proposer's goroutine and must not block.
-// Reads (KVGet) run concurrently with apply and see applied state only.
-// Lock order: fsm.mu is the only lock held across Pebble calls; the
-// proposer's mu is never held while fsm.mu is taken.
+// Reads (KVGet, ReadQueue, Session, Match, ...) run concurrently with apply
+// and see applied state only; Config.OnEvents runs on the FSM goroutine
+// after each committed batch and must not block.
+// Lock order: fsm.mu, then mqttIndex.mu (Restore rebuilds the index while
+// holding fsm.mu); fsm.mu is the only lock held across Pebble calls;
+// mqttIndex.mu is held by apply only while a committed batch's changes
+// are folded in; the proposer's mu is never held while fsm.mu is taken.
+//
+// # MQTT state
+//
+// Sessions, subscriptions, per-session queues, retained messages, inbound
+// QoS 2 ids and will/expiry timers are replicated tables (mqtt*.go,
+// DESIGN.md "MQTT state"). Subscription matching and queue fan-out happen
+// at apply, against an in-memory topic trie that is rebuilt from Pebble on
+// open and restore and changed only after a batch commits.
 //
 // # Buffer ownership
 //

@@ -23,6 +23,12 @@ type applyContext struct {
 	batch *pebble.Batch
 	index uint64
 	term  uint64
+	// mq collects the MQTT effects of the whole ApplyBatch (index changes,
+	// events) until the batch commits.
+	mq *mqttBatch
+	// bodies counts the message bodies stored by this entry; with index it
+	// names each one (newMsgID).
+	bodies uint32
 }
 
 // applyFunc applies one command. It returns the value the proposer gets, a
@@ -42,16 +48,39 @@ var commands = map[commandKey]applyFunc{
 	{CmdKVPut, 1}:    applyKVPut,
 	{CmdKVDelete, 1}: applyKVDelete,
 	{CmdKVAdd, 1}:    applyKVAdd,
+
+	{CmdSessionOpen, 1}:    applySessionOpen,
+	{CmdSessionClose, 1}:   applySessionClose,
+	{CmdSubscribe, 1}:      applySubscribe,
+	{CmdUnsubscribe, 1}:    applyUnsubscribe,
+	{CmdPublish, 1}:        applyPublish,
+	{CmdReleaseInbound, 1}: applyReleaseInbound,
+	{CmdQueueAck, 1}:       applyQueueAck,
+	{CmdTick, 1}:           applyTick,
 }
 
 // RejectedError is the answer to a command that committed but that apply
 // refused, identically on every replica, without changing any state.
-type RejectedError struct{ Reason string }
+type RejectedError struct {
+	Reason string
+	// cause, when set, is what errors.Is and errors.As find through the
+	// rejection (ErrSessionGone, a malformed payload).
+	cause error
+}
 
 func (e *RejectedError) Error() string { return "raftstore: command rejected: " + e.Reason }
 
+// Unwrap returns the sentinel behind the rejection, if any.
+func (e *RejectedError) Unwrap() error { return e.cause }
+
 func reject(format string, args ...any) error {
 	return &RejectedError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// rejectErr rejects a command of type cmd because of err, which the
+// rejection unwraps to.
+func rejectErr(cmd string, err error) error {
+	return &RejectedError{Reason: cmd + ": " + err.Error(), cause: err}
 }
 
 // ErrUnknownCommand is the root of the fatal error raised when the log holds
@@ -86,6 +115,12 @@ type fsm struct {
 	fatal   atomic.Pointer[error]
 	onFatal func(error) // called once, on a goroutine of its own
 	metrics *metrics
+	// mqtt is the in-memory MQTT index (subscriptions, session routing
+	// facts); mq collects one ApplyBatch's changes to it until commit.
+	mqtt *mqttIndex
+	mq   *mqttBatch
+	// onEvents receives each committed batch's MQTT events (Config.OnEvents).
+	onEvents func([]Event)
 	// pinned counts Pebble snapshots handed to raft and not yet released;
 	// Restore waits for them before it closes the database they read.
 	pinned sync.WaitGroup
@@ -99,12 +134,17 @@ var (
 const fsmDBName = "db"
 
 func openFSM(fs vfs.FS, dir string, logger *slog.Logger, m *metrics) (*fsm, error) {
-	f := &fsm{fs: fs, dir: dir, logger: logger, metrics: m}
+	f := &fsm{fs: fs, dir: dir, logger: logger, metrics: m, mqtt: &mqttIndex{}}
+	f.mq = newMQTTBatch(f.mqtt)
 	if err := f.recoverSwap(); err != nil {
 		return nil, err
 	}
 	db, applied, err := openStateDB(fs, filepath.Join(dir, fsmDBName), logger)
 	if err != nil {
+		return nil, err
+	}
+	if err := f.mqtt.rebuild(db); err != nil {
+		db.Close()
 		return nil, err
 	}
 	f.db = db
@@ -174,6 +214,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	defer func() { f.metrics.applySeconds.Observe(time.Since(start).Seconds()) }()
 	b := f.db.NewIndexedBatch()
 	defer b.Close()
+	f.mq.reset()
 	last := f.applied.Load()
 	for i, l := range logs {
 		if l.Index <= last {
@@ -198,7 +239,19 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		fillErr(resps, errStopped)
 		return resps
 	}
+	f.publishMQTT()
 	return resps
+}
+
+// publishMQTT applies the committed batch's MQTT changes to the index and
+// hands its events to onEvents.
+func (f *fsm) publishMQTT() {
+	events := f.mq.commit()
+	f.metrics.queueDropped.Add(float64(f.mq.drops))
+	f.mq.reset()
+	if len(events) > 0 && f.onEvents != nil {
+		f.onEvents(events)
+	}
 }
 
 func (f *fsm) commit(b *pebble.Batch, last uint64) error {
@@ -213,7 +266,8 @@ func (f *fsm) commit(b *pebble.Batch, last uint64) error {
 }
 
 func (f *fsm) applyEntry(b *pebble.Batch, l *raft.Log) ([]commandResult, error) {
-	a := &applyContext{batch: b, index: l.Index, term: l.Term}
+	a := &applyContext{batch: b, index: l.Index, term: l.Term, mq: f.mq}
+	f.mq.nextEntry()
 	var res []commandResult
 	_, err := decodeEntry(l.Data, func(i int, c Command) error {
 		if res == nil {

@@ -131,30 +131,39 @@ func TestReplaySkipsAppliedEntries(t *testing.T) {
 }
 
 // TestDeterministicApply is the property DESIGN.md asks for: the same random
-// command stream applied to two stores, with different batch boundaries,
-// a close/reopen in the middle of one and a snapshot/restore in the middle of
-// the other, leaves byte-identical databases.
+// command stream (key/value and MQTT commands) applied to two stores, with
+// different batch boundaries, a close/reopen in the middle of one and a
+// snapshot/restore in the middle of the other, leaves byte-identical
+// databases, identical in-memory MQTT indexes and the same events.
 func TestDeterministicApply(t *testing.T) {
 	for seed := uint64(1); seed <= 20; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			t.Parallel()
 			rng := rand.New(rand.NewPCG(seed, seed*7919))
 			logs := randomLogs(rng, 400)
+			half := len(logs) / 2
 			fs := vfs.NewMem()
+			var aEvents, bEvents, dEvents []Event
 			a := newTestFSM(t, fs, "a")
-			applyInBatches(a, logs, func() int { return 1 })
+			a.onEvents = func(ev []Event) { aEvents = append(aEvents, ev...) }
+			applyInBatches(a, logs[:half], func() int { return 1 })
+			split := len(aEvents)
+			applyInBatches(a, logs[half:], func() int { return 1 })
 
 			b := newTestFSM(t, fs, "b")
-			half := len(logs) / 2
+			b.onEvents = func(ev []Event) { bEvents = append(bEvents, ev...) }
 			applyInBatches(b, logs[:half], func() int { return 1 + rng.IntN(50) })
 			if err := b.close(); err != nil {
 				t.Fatal(err)
 			}
 			b = newTestFSM(t, fs, "b")
+			b.onEvents = func(ev []Event) { bEvents = append(bEvents, ev...) }
 			applyInBatches(b, logs, func() int { return 1 + rng.IntN(50) }) // replays the first half
 
 			c := newTestFSM(t, fs, "c")
 			applyInBatches(c, logs[:half], func() int { return 1 + rng.IntN(50) })
 			d := newTestFSM(t, fs, "d")
+			d.onEvents = func(ev []Event) { dEvents = append(dEvents, ev...) }
 			restoreFrom(t, c, d)
 			applyInBatches(d, logs[half:], func() int { return 1 + rng.IntN(50) })
 
@@ -163,6 +172,17 @@ func TestDeterministicApply(t *testing.T) {
 				if err := sameDump(want, dumpDB(t, other.db)); err != nil {
 					t.Fatalf("store %s diverged from a: %v", name, err)
 				}
+				if diff := sameLines(indexDump(a.mqtt), indexDump(other.mqtt)); diff != "" {
+					t.Fatalf("store %s: mqtt index diverged from a: %s", name, diff)
+				}
+				checkMQTT(t, other)
+			}
+			checkMQTT(t, a)
+			if diff := sameEvents(aEvents, bEvents); diff != "" {
+				t.Fatalf("events of b differ from a (-a +b):\n%s", diff)
+			}
+			if diff := sameEvents(aEvents[split:], dEvents); diff != "" {
+				t.Fatalf("events of d differ from a (-a +d):\n%s", diff)
 			}
 		})
 	}
@@ -177,8 +197,10 @@ func applyInBatches(f *fsm, logs []*raft.Log, size func() int) {
 }
 
 // randomLogs builds a stream of command entries (with some configuration
-// entries) over a small key set, so puts, deletes and counters collide.
+// entries) over a small key set, so puts, deletes and counters collide,
+// mixed with MQTT commands over a few clients and topics (mqttGen).
 func randomLogs(rng *rand.Rand, n int) []*raft.Log {
+	mqtt := newMQTTGen(rng)
 	logs := make([]*raft.Log, 0, n)
 	for i := 1; i <= n; i++ {
 		if rng.IntN(20) == 0 {
@@ -189,6 +211,10 @@ func randomLogs(rng *rand.Rand, n int) []*raft.Log {
 		for j := range cmds {
 			key := []byte(fmt.Sprintf("k%d", rng.IntN(16)))
 			var c Command
+			if rng.IntN(2) == 0 {
+				cmds[j] = mqtt.command()
+				continue
+			}
 			switch rng.IntN(5) {
 			case 0:
 				c, _ = KVPut(key, bytes.Repeat([]byte{byte(rng.Uint32())}, rng.IntN(64)))

@@ -16,6 +16,7 @@ type metrics struct {
 	applySeconds  prometheus.Histogram
 	snapshots     prometheus.Counter
 	restores      prometheus.Counter
+	queueDropped  prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -51,6 +52,10 @@ func newMetrics() *metrics {
 		restores: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tributary_raft_snapshot_restores_total",
 			Help: "State machine restores from a snapshot (installed by the leader or found at start).",
+		}),
+		queueDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tributary_mqtt_queue_dropped_total",
+			Help: "QoS 1 and 2 messages not queued for a persistent session because its queue held MaxQueuedMessages.",
 		}),
 	}
 }
@@ -89,10 +94,22 @@ func (m *metrics) register(r prometheus.Registerer, s *Store) error {
 			Name: "tributary_raft_pending_proposals",
 			Help: "Proposals queued for the next raft entry (bounded by MaxPendingProposals).",
 		}, func() float64 { return float64(len(s.proposer.queue)) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tributary_mqtt_sessions",
+			Help: "MQTT sessions in the replicated state, connected or not.",
+		}, func() float64 { return float64(s.fsm.mqtt.count.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tributary_mqtt_retained_messages",
+			Help: "Retained messages in the replicated state (expired ones count until a subscribe meets them).",
+		}, func() float64 { return float64(s.fsm.mqtt.retained.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tributary_mqtt_queued_messages",
+			Help: "Entries in the queues of persistent sessions, in the replicated state.",
+		}, func() float64 { return float64(s.fsm.mqtt.queued.Load()) }),
 	}
 	all := append([]prometheus.Collector{
 		m.proposals, m.entryCommands, m.entryBytes, m.commitSeconds,
-		m.applySeconds, m.snapshots, m.restores,
+		m.applySeconds, m.snapshots, m.restores, m.queueDropped,
 	}, gauges...)
 	for _, c := range all {
 		if err := r.Register(c); err != nil {

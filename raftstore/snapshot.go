@@ -199,6 +199,10 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		f.stop(err)
 		return err
 	}
+	if err := f.mqtt.rebuild(f.db); err != nil {
+		f.stop(err)
+		return err
+	}
 	f.metrics.restores.Inc()
 	f.logger.Info("state restored from snapshot", "raft_index", applied)
 	return nil

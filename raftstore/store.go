@@ -121,6 +121,7 @@ func (s *Store) openStorage() error {
 		return err
 	}
 	s.fsm.onFatal = s.fail
+	s.fsm.onEvents = s.cfg.OnEvents
 	s.snaps, err = raft.NewFileSnapshotStoreWithLogger(s.cfg.DataDir, s.cfg.SnapshotRetain,
 		newHCLog(s.logger.With("component", "raft-snapshots")))
 	if err != nil {

@@ -1,0 +1,155 @@
+package cluster
+
+import (
+	"time"
+
+	"tributary/raftstore"
+)
+
+// HandleEvents takes the effects of applied commands (raftstore's
+// Config.OnEvents). It runs on raft's FSM goroutine, so it only hands work
+// to sessions and never blocks.
+func (n *Node) HandleEvents(events []raftstore.Event) {
+	for i := range events {
+		ev := &events[i]
+		if ev.Kind == raftstore.EventTakenOver {
+			if ev.Node == n.cfg.NodeID {
+				if s := n.local(ev.ClientID, ev.Generation); s != nil {
+					s.kick(reasonSessionTakenOver)
+				}
+			}
+			continue
+		}
+		s := n.target(ev)
+		if s == nil {
+			continue
+		}
+		switch ev.Kind {
+		case raftstore.EventQueued:
+			s.wake()
+		case raftstore.EventDeliver:
+			s.deliver(ev.Delivery)
+		case raftstore.EventSessionEnded:
+			s.kick(reasonSessionTakenOver)
+		}
+	}
+}
+
+// target finds the local session an event is for, or parks the event on a
+// session still opening (its generation is not known yet; promote keeps
+// the events of the generation it gets).
+func (n *Node) target(ev *raftstore.Event) *Session {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if s := n.sessions[ev.ClientID]; s != nil && (ev.Generation == 0 || s.gen == ev.Generation) {
+		return s
+	}
+	for _, s := range n.opening[ev.ClientID] {
+		s.park(*ev)
+	}
+	return nil
+}
+
+// routeQoS0 delivers a QoS 0 message from memory to the matching local
+// sessions and returns how many sessions matched. It never waits for the
+// log [DESIGN.md: QoS 0 delivery].
+func (n *Node) routeQoS0(m *raftstore.Message) int {
+	matched := 0
+	n.store.Match(m.Topic, m.PublisherID, func(r raftstore.Route) {
+		matched++
+		if r.Node != n.cfg.NodeID || !r.Connected {
+			return
+		}
+		if s := n.local(r.ClientID, r.Generation); s != nil {
+			s.deliver(raftstore.Delivery{
+				QoS:             0,
+				Retain:          m.Retain && r.RetainAsPublished,
+				SubscriptionIDs: r.SubscriptionIDs,
+				Message:         m,
+			})
+		}
+	})
+	return matched
+}
+
+// endStaleSessions closes the sessions that the replicated state says are
+// connected to this node: their connections died with the previous run, so
+// their wills fire [MQTT-3.1.2-8].
+func (n *Node) endStaleSessions() {
+	defer n.bg.Done()
+	for {
+		err := n.store.Ready()
+		if err == nil {
+			break
+		}
+		select {
+		case <-n.stop:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	stale, err := n.store.ConnectedSessions(n.cfg.NodeID)
+	if err != nil {
+		n.log.Warn("cannot list the sessions left by the previous run", "err", err)
+		return
+	}
+	for _, info := range stale {
+		if n.local(info.ClientID, info.Generation) != nil {
+			continue // connected in this run already
+		}
+		ctx, cancel := n.proposeContext()
+		err := n.store.CloseSession(ctx, raftstore.SessionClose{
+			ClientID:   info.ClientID,
+			Generation: info.Generation,
+			Reason:     raftstore.CloseAbnormal,
+			NowMillis:  n.nowMillis(),
+		})
+		cancel()
+		if err != nil {
+			n.log.Warn("cannot end a session left by the previous run", "client_id", info.ClientID, "err", err)
+		}
+	}
+	if len(stale) > 0 {
+		n.log.Info("ended sessions left connected by the previous run", "sessions", len(stale))
+	}
+}
+
+// tickLoop has the raft leader propose a tick whenever a will or a session
+// expiry is due; apply fires and expires what the tick's time makes due.
+func (n *Node) tickLoop() {
+	defer n.bg.Done()
+	t := time.NewTicker(n.cfg.TickInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		if n.store.IsLeader() {
+			n.tickDue()
+		}
+	}
+}
+
+// maxTicksPerInterval bounds the ticks one interval proposes; each fires
+// at most raftstore.TickMaxSessions wills and expiries.
+const maxTicksPerInterval = 16
+
+// tickDue proposes ticks while something is due.
+func (n *Node) tickDue() {
+	for range maxTicksPerInterval {
+		due, ok := n.store.NextDeadline()
+		now := n.nowMillis()
+		if !ok || due > now {
+			return
+		}
+		ctx, cancel := n.proposeContext()
+		err := n.store.Tick(ctx, now)
+		cancel()
+		if err != nil {
+			n.log.Warn("tick failed", "err", err)
+			return
+		}
+	}
+}
