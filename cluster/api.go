@@ -74,6 +74,10 @@ type (
 	CloseReason = raftstore.CloseReason
 )
 
+// ErrSessionGone answers a Subscribe or Unsubscribe of a connection whose
+// session was taken over or ended meanwhile: the connection must close.
+var ErrSessionGone = raftstore.ErrSessionGone
+
 // How a connection ended (see raftstore.CloseReason).
 const (
 	CloseNormal   = raftstore.CloseNormal

@@ -120,7 +120,11 @@ type Node struct {
 	// has not answered yet: events for their generation wait there.
 	sessions map[string]*Session
 	opening  map[string][]*Session
-	closed   bool
+	// closing holds sessions whose close has not committed yet: a new
+	// connection of the same client waits for it, so the close (with its
+	// session expiry change) cannot be overtaken and then ignored as stale.
+	closing map[string]*Session
+	closed  bool
 
 	stop chan struct{}
 	bg   sync.WaitGroup
@@ -145,6 +149,7 @@ func New(cfg Config) (*Node, error) {
 		metrics:  m,
 		sessions: make(map[string]*Session),
 		opening:  make(map[string][]*Session),
+		closing:  make(map[string]*Session),
 		stop:     make(chan struct{}),
 	}
 	n.bg.Add(2)
@@ -190,6 +195,9 @@ var ErrClosed = errors.New("cluster: node is shutting down")
 // closed with 0x8E [MQTT-3.1.4-3]. The returned Session is conn's until
 // Session.Close.
 func (n *Node) Connect(ctx context.Context, req ConnectRequest, conn Conn) (*Session, ConnectResult, error) {
+	if err := n.waitClosing(ctx, req.ClientID); err != nil {
+		return nil, ConnectResult{}, err
+	}
 	expiry := n.capExpiry(req.ExpirySeconds)
 	s := newSession(n, req, expiry, conn)
 	if err := n.addOpening(s); err != nil {
@@ -277,13 +285,41 @@ func (n *Node) promote(s *Session, gen uint64) (*Session, []raftstore.Event) {
 	return old, early
 }
 
-// remove forgets s if it is still the client's local session.
+// remove forgets s if it is still the client's local session, and
+// remembers it as closing until closed is called.
 func (n *Node) remove(s *Session) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.sessions[s.clientID] == s {
 		delete(n.sessions, s.clientID)
 		n.metrics.sessions.Set(float64(len(n.sessions)))
+	}
+	n.closing[s.clientID] = s
+}
+
+// closedDone ends s's closing state: its close committed or gave up.
+func (n *Node) closedDone(s *Session) {
+	n.mu.Lock()
+	if n.closing[s.clientID] == s {
+		delete(n.closing, s.clientID)
+	}
+	n.mu.Unlock()
+	close(s.closeDone)
+}
+
+// waitClosing waits until no local session of clientID is closing.
+func (n *Node) waitClosing(ctx context.Context, clientID string) error {
+	n.mu.Lock()
+	s := n.closing[clientID]
+	n.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	select {
+	case <-s.closeDone:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("cluster: waiting for the previous connection of %q to close: %w", clientID, ctx.Err())
 	}
 }
 

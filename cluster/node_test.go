@@ -268,3 +268,35 @@ func TestTickFiresDelayedWillAndExpiresSession(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestReconnectWaitsForTheCloseOfThePreviousConnection(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	dev, _, _ := st.connect(ConnectRequest{ClientID: "dev", ExpirySeconds: 3600, CleanStart: true})
+	// A DISCONNECT that ends the session (expiry 0) is still committing
+	// when the client reconnects: the new connection must see its effect.
+	zero := uint32(0)
+	go dev.Close(raftstore.CloseNormal, &zero)
+	for {
+		st.node.mu.Lock()
+		_, closing := st.node.closing["dev"]
+		st.node.mu.Unlock()
+		if closing || isClosed(dev) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	_, _, res := st.connect(ConnectRequest{ClientID: "dev", ExpirySeconds: 3600})
+	if res.SessionPresent {
+		t.Fatal("session present after a DISCONNECT set its expiry to 0 [MQTT-3.1.2-23]")
+	}
+}
+
+func isClosed(s *Session) bool {
+	select {
+	case <-s.closeDone:
+		return true
+	default:
+		return false
+	}
+}

@@ -53,8 +53,17 @@ func (s *Session) deliver(d raftstore.Delivery) {
 // packet id of its own.
 func (s *Session) sendMemoryLocked(d raftstore.Delivery) {
 	id := s.allocIDLocked()
-	s.inflight[id] = &flight{qos: d.QoS}
+	s.track(id, &flight{qos: d.QoS})
 	s.sendLocked(d, id)
+}
+
+// track records a message in flight. The map is made on first use: an idle
+// session holds none.
+func (s *Session) track(id uint16, f *flight) {
+	if s.inflight == nil {
+		s.inflight = make(map[uint16]*flight)
+	}
+	s.inflight[id] = f
 }
 
 // allocIDLocked returns the next packet id not in flight. The window is at
@@ -256,7 +265,7 @@ func (s *Session) sendBacklogLocked() {
 			}
 			continue // the pump flushes the acknowledgement
 		}
-		s.inflight[id] = &flight{seq: m.Seq, qos: m.QoS, received: m.Received}
+		s.track(id, &flight{seq: m.Seq, qos: m.QoS, received: m.Received})
 		if m.Received {
 			s.conn.Send(Outbound{PacketID: id, PubRel: true})
 			continue

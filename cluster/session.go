@@ -30,6 +30,8 @@ type Session struct {
 	early     []raftstore.Event
 	kickLater bool
 
+	closeDone chan struct{} // closed when Close has finished
+
 	mu       sync.Mutex
 	closed   bool
 	kicked   bool
@@ -70,7 +72,7 @@ func newSession(n *Node, req ConnectRequest, expiry uint32, conn Conn) *Session 
 		version:    req.ProtocolVersion,
 		persistent: expiry > 0,
 		window:     window,
-		inflight:   make(map[uint16]*flight),
+		closeDone:  make(chan struct{}),
 	}
 }
 
@@ -242,6 +244,7 @@ func (s *Session) Close(reason raftstore.CloseReason, newExpiry *uint32) {
 	sent := s.sentThrough
 	s.mu.Unlock()
 	s.node.remove(s)
+	defer s.node.closedDone(s)
 	s.flushAcks()
 	if s.gen == 0 {
 		return

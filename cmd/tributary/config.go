@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -23,6 +24,16 @@ type Config struct {
 	RaftAddr  string `yaml:"raft_addr"`
 	LogLevel  string `yaml:"log_level"`
 	LogFormat string `yaml:"log_format"`
+
+	// The MQTT listener and its limits.
+	MQTTAddr            string        `yaml:"mqtt_addr"`
+	MaxPacketBytes      int           `yaml:"max_packet_bytes"`
+	MaxKeepAlive        time.Duration `yaml:"max_keep_alive"`
+	ReceiveMaximum      int           `yaml:"receive_maximum"`
+	MaxConnections      int           `yaml:"max_connections"`
+	MaxQueuedMessages   int           `yaml:"max_queued_messages"`
+	MaxInflightMessages int           `yaml:"max_inflight_messages"`
+	MaxSessionExpiry    time.Duration `yaml:"max_session_expiry"`
 }
 
 // maxNodeIDBytes bounds a node id: it travels in every raft configuration
@@ -43,6 +54,15 @@ func defaultConfig() Config {
 		RaftAddr:  "127.0.0.1:7946",
 		LogLevel:  "info",
 		LogFormat: "text",
+
+		MQTTAddr:            "127.0.0.1:1883",
+		MaxPacketBytes:      1 << 20,
+		MaxKeepAlive:        65535 * time.Second,
+		ReceiveMaximum:      1024,
+		MaxConnections:      100_000,
+		MaxQueuedMessages:   1000,
+		MaxInflightMessages: 1024,
+		MaxSessionExpiry:    24 * time.Hour,
 	}
 }
 
@@ -52,25 +72,70 @@ type option struct {
 	flag  string
 	key   string
 	usage string
-	field func(*Config) *string
+	// bind registers the flag, writing into c's field.
+	bind func(fs *flag.FlagSet, c *Config)
+	// copy copies the field from src to dst.
+	copy func(dst, src *Config)
+}
+
+// newOption builds the option of a string, int or time.Duration field.
+func newOption[T string | int | time.Duration](name, key, usage string, field func(*Config) *T) option {
+	return option{
+		flag: name, key: key, usage: usage,
+		bind: func(fs *flag.FlagSet, c *Config) {
+			switch p := any(field(c)).(type) {
+			case *string:
+				fs.StringVar(p, name, *p, usage)
+			case *int:
+				fs.IntVar(p, name, *p, usage)
+			case *time.Duration:
+				fs.DurationVar(p, name, *p, usage)
+			}
+		},
+		copy: func(dst, src *Config) { *field(dst) = *field(src) },
+	}
 }
 
 var (
-	optNodeID = option{"node-id", "node_id", "this node's id: letters, digits, '.', '_' or '-', at most 64 bytes",
-		func(c *Config) *string { return &c.NodeID }}
-	optDataDir = option{"data-dir", "data_dir", "directory for the raft log, the state database and snapshots",
-		func(c *Config) *string { return &c.DataDir }}
-	optHTTPAddr = option{"http-addr", "http_addr", "host:port of the HTTP endpoint (/healthz, /readyz, /metrics)",
-		func(c *Config) *string { return &c.HTTPAddr }}
-	optRaftAddr = option{"raft-addr", "raft_addr", "host:port of the cluster port (raft traffic); other nodes dial it",
-		func(c *Config) *string { return &c.RaftAddr }}
-	optLogLevel = option{"log-level", "log_level", "debug, info, warn or error",
-		func(c *Config) *string { return &c.LogLevel }}
-	optLogFormat = option{"log-format", "log_format", "text or json",
-		func(c *Config) *string { return &c.LogFormat }}
+	optNodeID = newOption("node-id", "node_id", "this node's id: letters, digits, '.', '_' or '-', at most 64 bytes",
+		func(c *Config) *string { return &c.NodeID })
+	optDataDir = newOption("data-dir", "data_dir", "directory for the raft log, the state database and snapshots",
+		func(c *Config) *string { return &c.DataDir })
+	optHTTPAddr = newOption("http-addr", "http_addr", "host:port of the HTTP endpoint (/healthz, /readyz, /metrics)",
+		func(c *Config) *string { return &c.HTTPAddr })
+	optRaftAddr = newOption("raft-addr", "raft_addr", "host:port of the cluster port (raft traffic); other nodes dial it",
+		func(c *Config) *string { return &c.RaftAddr })
+	optLogLevel = newOption("log-level", "log_level", "debug, info, warn or error",
+		func(c *Config) *string { return &c.LogLevel })
+	optLogFormat = newOption("log-format", "log_format", "text or json",
+		func(c *Config) *string { return &c.LogFormat })
+	optMQTTAddr = newOption("mqtt-addr", "mqtt_addr", "host:port of the MQTT listener",
+		func(c *Config) *string { return &c.MQTTAddr })
+	optMaxPacketBytes = newOption("max-packet-bytes", "max_packet_bytes",
+		"largest MQTT packet accepted (MQTT 5 Maximum Packet Size), 64 to 268435460",
+		func(c *Config) *int { return &c.MaxPacketBytes })
+	optMaxKeepAlive = newOption("max-keep-alive", "max_keep_alive",
+		"longest keep alive granted; clients asking more (or 0) get it as MQTT 5 Server Keep Alive, 1s to 65535s",
+		func(c *Config) *time.Duration { return &c.MaxKeepAlive })
+	optReceiveMaximum = newOption("receive-maximum", "receive_maximum",
+		"QoS 1 and 2 publishes a client may have unacknowledged towards the broker, 1 to 65535",
+		func(c *Config) *int { return &c.ReceiveMaximum })
+	optMaxConnections = newOption("max-connections", "max_connections", "MQTT connections this node accepts at once",
+		func(c *Config) *int { return &c.MaxConnections })
+	optMaxQueuedMessages = newOption("max-queued-messages", "max_queued_messages",
+		"QoS 1 and 2 messages waiting for one session; more are dropped and counted, 1 to 65000",
+		func(c *Config) *int { return &c.MaxQueuedMessages })
+	optMaxInflightMessages = newOption("max-inflight-messages", "max_inflight_messages",
+		"QoS 1 and 2 messages sent to one client and not yet acknowledged (below its Receive Maximum), 1 to 65535",
+		func(c *Config) *int { return &c.MaxInflightMessages })
+	optMaxSessionExpiry = newOption("max-session-expiry", "max_session_expiry",
+		"longest a session outlives its connection; MQTT 3.1.1 persistent sessions get exactly this",
+		func(c *Config) *time.Duration { return &c.MaxSessionExpiry })
 
 	// options lists every Config field in the order usage prints them.
-	options = []option{optNodeID, optDataDir, optHTTPAddr, optRaftAddr, optLogLevel, optLogFormat}
+	options = []option{optNodeID, optDataDir, optHTTPAddr, optRaftAddr, optMQTTAddr, optLogLevel, optLogFormat,
+		optMaxPacketBytes, optMaxKeepAlive, optReceiveMaximum, optMaxConnections,
+		optMaxQueuedMessages, optMaxInflightMessages, optMaxSessionExpiry}
 )
 
 // name is how errors refer to an option: by key and flag, because the
@@ -85,8 +150,7 @@ func newServeFlags(out io.Writer) (*flag.FlagSet, *Config, *string) {
 	fromFlags := defaultConfig()
 	configPath := fs.String("config", "", "YAML config `FILE`; flags set on the command line override it")
 	for _, o := range options {
-		p := o.field(&fromFlags)
-		fs.StringVar(p, o.flag, *p, o.usage)
+		o.bind(fs, &fromFlags)
 	}
 	fs.Usage = func() { printServeUsage(out, fs) }
 	return fs, &fromFlags, configPath
@@ -138,7 +202,7 @@ func loadServeConfig(args []string, out io.Writer) (Config, error) {
 	fs.Visit(func(f *flag.Flag) {
 		for _, o := range options {
 			if o.flag == f.Name {
-				*o.field(&cfg) = *o.field(fromFlags)
+				o.copy(&cfg, fromFlags)
 			}
 		}
 	})
@@ -254,9 +318,11 @@ func (c Config) Validate() error {
 	if msg := checkAddr(c.RaftAddr); msg != "" {
 		add(optRaftAddr, "%s", msg)
 	}
-	if c.HTTPAddr != "" && c.HTTPAddr == c.RaftAddr {
-		add(optRaftAddr, "is the same address as http_addr (%s)", c.HTTPAddr)
+	if msg := checkAddr(c.MQTTAddr); msg != "" {
+		add(optMQTTAddr, "%s", msg)
 	}
+	checkDistinct(add, c)
+	c.validateLimits(add)
 	if _, ok := logLevels[c.LogLevel]; !ok {
 		add(optLogLevel, "%q is not debug, info, warn or error", c.LogLevel)
 	}
@@ -303,4 +369,35 @@ func checkAddr(addr string) string {
 		return fmt.Sprintf("%q has an invalid port %q (want 1-65535)", addr, port)
 	}
 	return ""
+}
+
+// checkDistinct reports two listeners given the same address.
+func checkDistinct(add func(option, string, ...any), c Config) {
+	if c.HTTPAddr != "" && c.HTTPAddr == c.RaftAddr {
+		add(optRaftAddr, "is the same address as http_addr (%s)", c.HTTPAddr)
+	}
+	if c.MQTTAddr != "" && (c.MQTTAddr == c.HTTPAddr || c.MQTTAddr == c.RaftAddr) {
+		add(optMQTTAddr, "is the same address as another listener (%s)", c.MQTTAddr)
+	}
+}
+
+// validateLimits checks the MQTT limits against the ranges the protocol
+// and the packages allow.
+func (c Config) validateLimits(add func(option, string, ...any)) {
+	inRange := func(o option, v, lo, hi int) {
+		if v < lo || v > hi {
+			add(o, "%d is outside [%d, %d]", v, lo, hi)
+		}
+	}
+	inRange(optMaxPacketBytes, c.MaxPacketBytes, 64, 268_435_460)
+	inRange(optReceiveMaximum, c.ReceiveMaximum, 1, 65535)
+	inRange(optMaxConnections, c.MaxConnections, 1, 10_000_000)
+	inRange(optMaxQueuedMessages, c.MaxQueuedMessages, 1, 65000)
+	inRange(optMaxInflightMessages, c.MaxInflightMessages, 1, 65535)
+	if c.MaxKeepAlive < time.Second || c.MaxKeepAlive > 65535*time.Second || c.MaxKeepAlive%time.Second != 0 {
+		add(optMaxKeepAlive, "%v is not a whole number of seconds in [1s, 65535s]", c.MaxKeepAlive)
+	}
+	if c.MaxSessionExpiry < 0 || c.MaxSessionExpiry > 0xFFFFFFFE*time.Second {
+		add(optMaxSessionExpiry, "%v is outside [0s, 4294967294s]", c.MaxSessionExpiry)
+	}
 }

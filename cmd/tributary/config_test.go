@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -36,6 +37,9 @@ func TestLoadServeConfig_Defaults(t *testing.T) {
 	want := Config{
 		NodeID: "n1", DataDir: "./data", HTTPAddr: "127.0.0.1:8080",
 		RaftAddr: "127.0.0.1:7946", LogLevel: "info", LogFormat: "text",
+		MQTTAddr: "127.0.0.1:1883", MaxPacketBytes: 1 << 20, MaxKeepAlive: 65535 * time.Second,
+		ReceiveMaximum: 1024, MaxConnections: 100_000, MaxQueuedMessages: 1000,
+		MaxInflightMessages: 1024, MaxSessionExpiry: 24 * time.Hour,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Fatalf("defaults (-want +got):\n%s", diff)
@@ -46,13 +50,19 @@ func TestLoadServeConfig_EveryFlag(t *testing.T) {
 	t.Parallel()
 	cfg, err := load(t, "--node-id", "edge-7", "--data-dir", "/var/lib/trib",
 		"--http-addr", "0.0.0.0:9000", "--raft-addr", "[::1]:9001",
-		"--log-level", "debug", "--log-format", "json")
+		"--log-level", "debug", "--log-format", "json",
+		"--mqtt-addr", "0.0.0.0:1884", "--max-packet-bytes", "4096", "--max-keep-alive", "2m",
+		"--receive-maximum", "10", "--max-connections", "50", "--max-queued-messages", "7",
+		"--max-inflight-messages", "3", "--max-session-expiry", "1h")
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
 	want := Config{
 		NodeID: "edge-7", DataDir: "/var/lib/trib", HTTPAddr: "0.0.0.0:9000",
 		RaftAddr: "[::1]:9001", LogLevel: "debug", LogFormat: "json",
+		MQTTAddr: "0.0.0.0:1884", MaxPacketBytes: 4096, MaxKeepAlive: 2 * time.Minute,
+		ReceiveMaximum: 10, MaxConnections: 50, MaxQueuedMessages: 7,
+		MaxInflightMessages: 3, MaxSessionExpiry: time.Hour,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Fatalf("flags (-want +got):\n%s", diff)
@@ -66,6 +76,8 @@ node_id: from-file
 http_addr: 127.0.0.1:18080
 raft_addr: 127.0.0.1:17946
 log_format: json
+max_session_expiry: 90m
+max_queued_messages: 5
 `)
 	// --log-format is given its default value explicitly: a flag the user
 	// set wins even when it equals the default.
@@ -80,6 +92,12 @@ log_format: json
 		RaftAddr:  "127.0.0.1:17946", // file
 		LogLevel:  "info",
 		LogFormat: "text", // flag over file
+
+		MQTTAddr: "127.0.0.1:1883", MaxPacketBytes: 1 << 20, MaxKeepAlive: 65535 * time.Second,
+		ReceiveMaximum: 1024, MaxConnections: 100_000,
+		MaxQueuedMessages:   5, // file
+		MaxInflightMessages: 1024,
+		MaxSessionExpiry:    90 * time.Minute, // file, a duration string
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Fatalf("precedence (-want +got):\n%s", diff)
@@ -276,5 +294,38 @@ func TestReportConfigError_OneProblemPerLine(t *testing.T) {
 		"  - log_level (--log-level): \"loud\" is not debug, info, warn or error\n"
 	if diff := cmp.Diff(want, buf.String()); diff != "" {
 		t.Fatalf("report (-want +got):\n%s", diff)
+	}
+}
+
+func TestConfigValidate_Limits(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		mut  func(*Config)
+		want string
+	}{
+		{"packet-too-small", func(c *Config) { c.MaxPacketBytes = 10 }, "max_packet_bytes (--max-packet-bytes): 10 is outside"},
+		{"receive-max-zero", func(c *Config) { c.ReceiveMaximum = 0 }, "receive_maximum (--receive-maximum): 0 is outside"},
+		{"queue-too-long", func(c *Config) { c.MaxQueuedMessages = 70000 }, "max_queued_messages (--max-queued-messages): 70000 is outside"},
+		{"inflight-zero", func(c *Config) { c.MaxInflightMessages = 0 }, "max_inflight_messages"},
+		{"connections-zero", func(c *Config) { c.MaxConnections = 0 }, "max_connections"},
+		{"keepalive-fraction", func(c *Config) { c.MaxKeepAlive = 1500 * time.Millisecond }, "max_keep_alive (--max-keep-alive): 1.5s is not a whole number"},
+		{"keepalive-too-long", func(c *Config) { c.MaxKeepAlive = 70000 * time.Second }, "max_keep_alive"},
+		{"expiry-negative", func(c *Config) { c.MaxSessionExpiry = -time.Second }, "max_session_expiry"},
+		{"mqtt-same-as-http", func(c *Config) { c.MQTTAddr = c.HTTPAddr }, "mqtt_addr (--mqtt-addr): is the same address"},
+		{"mqtt-port-zero", func(c *Config) { c.MQTTAddr = "127.0.0.1:0" }, "mqtt_addr (--mqtt-addr)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := defaultConfig()
+			tc.mut(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate() = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	if err := defaultConfig().Validate(); err != nil {
+		t.Fatalf("the defaults do not validate: %v", err)
 	}
 }

@@ -2,7 +2,13 @@
 //
 //	tributary serve [--config FILE] [--node-id ID] [--data-dir DIR]
 //	                [--http-addr HOST:PORT] [--raft-addr HOST:PORT]
-//	                [--log-level LEVEL] [--log-format FORMAT]
+//	                [--mqtt-addr HOST:PORT] [MQTT limits] [--log-level LEVEL]
+//	                [--log-format FORMAT]
+//	tributary bench [--addr HOST:PORT] [--qos N] [--layout fanin|pairs|fanout] ...
+//
+// serve runs a node; bench drives any MQTT broker (Tributary or another,
+// for comparison) with load and reports rates, latency and, given the
+// broker's pid, its memory per idle connection.
 //
 // This package is the only place that assembles the others: it loads the
 // configuration (built-in defaults, then the YAML file, then the flags set
@@ -18,8 +24,9 @@
 //
 // Concurrency: main runs the node on its own goroutine and blocks until a
 // signal or a fatal error; the parts it starts own their goroutines and are
-// stopped in reverse order (HTTP endpoint, raft store, cluster port). The
-// only state shared with another goroutine is the store pointer the
-// readiness probe reads, held in an atomic.Pointer. No buffers cross this
+// stopped in reverse order (MQTT listener, broker node, HTTP endpoint, raft
+// store, cluster port). The only state shared with another goroutine is the
+// store pointer the readiness probe reads and the broker pointer the store's
+// event callback reads, each held in an atomic.Pointer. No buffers cross this
 // package.
 package main

@@ -33,6 +33,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return runServe(args[1:], stderr)
+	case "bench":
+		return runBench(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		return runHelp(args[1:], stdout, stderr)
 	default:
@@ -47,6 +49,7 @@ func usage(w io.Writer) {
 
 Usage:
   tributary serve [flags]   run a node (tributary help serve lists the flags)
+  tributary bench [flags]   drive an MQTT broker with load and report rates and latency
   tributary help [command]  print this help, or a command's
 
 `)
@@ -59,6 +62,10 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case len(args) == 1 && args[0] == "serve":
 		fs, _, _ := newServeFlags(stdout)
+		fs.Usage()
+		return exitOK
+	case len(args) == 1 && args[0] == "bench":
+		fs, _ := newBenchFlags(stdout)
 		fs.Usage()
 		return exitOK
 	default:

@@ -14,8 +14,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"tributary/cluster"
 	"tributary/raftstore"
 	"tributary/wire"
+	"tributary/wire/mqtt"
 )
 
 // httpShutdownTimeout bounds how long in-flight HTTP requests (a scrape, a
@@ -32,6 +34,8 @@ type node struct {
 	http    *wire.HTTPServer
 	cluster *wire.ClusterListener
 	store   atomic.Pointer[raftstore.Store]
+	broker  atomic.Pointer[cluster.Node]
+	mqtt    *mqtt.Server
 }
 
 // ready is the HTTP endpoint's readiness callback.
@@ -58,10 +62,11 @@ func serve(cfg Config, log *slog.Logger, sigs chan os.Signal) int {
 		return exitFailure
 	}
 	log.Info("tributary started",
-		"http_addr", n.http.Addr().String(), "raft_addr", n.cluster.Addr().String(), "data_dir", cfg.DataDir)
+		"http_addr", n.http.Addr().String(), "raft_addr", n.cluster.Addr().String(),
+		"mqtt_addr", n.mqtt.Addr().String(), "data_dir", cfg.DataDir)
 
 	code := exitOK
-	if err := waitStop(log, sigs, n.store.Load(), n.http); err != nil {
+	if err := waitStop(log, sigs, n.store.Load(), n.http, n.mqtt); err != nil {
 		log.Error("shutting down after a fatal error", "err", err)
 		code = exitFailure
 	}
@@ -81,8 +86,9 @@ type stoppable interface {
 }
 
 // waitStop blocks until a signal arrives (it returns nil: a clean stop) or
-// the store or the HTTP endpoint stops by itself (it returns why).
-func waitStop(log *slog.Logger, sigs chan os.Signal, store, http stoppable) error {
+// the store, the HTTP endpoint or the MQTT listener stops by itself (it
+// returns why).
+func waitStop(log *slog.Logger, sigs chan os.Signal, store, http, mqtt stoppable) error {
 	select {
 	case sig := <-sigs:
 		signal.Stop(sigs)
@@ -92,6 +98,8 @@ func waitStop(log *slog.Logger, sigs chan os.Signal, store, http stoppable) erro
 		return fmt.Errorf("tributary: raft store stopped: %w", store.Err())
 	case <-http.Done():
 		return fmt.Errorf("tributary: http endpoint stopped: %w", http.Err())
+	case <-mqtt.Done():
+		return fmt.Errorf("tributary: mqtt listener stopped: %w", mqtt.Err())
 	}
 }
 
@@ -128,17 +136,66 @@ func (n *node) start(cfg Config) error {
 		StreamLayer: raftstore.NewStreamLayer(cl, cl.Dial),
 		Logger:      n.log,
 		Registerer:  reg,
+		// Events of entries applied before the broker exists (the replay
+		// at start) concern no connection yet: they are dropped.
+		OnEvents: func(evs []raftstore.Event) {
+			if b := n.broker.Load(); b != nil {
+				b.HandleEvents(evs)
+			}
+		},
 	})
 	if err != nil {
 		return err
 	}
 	n.store.Store(store)
+	return n.startBroker(cfg, store, reg)
+}
+
+// startBroker starts the MQTT side: the live node on the store, then the
+// listener.
+func (n *node) startBroker(cfg Config, store *raftstore.Store, reg prometheus.Registerer) error {
+	broker, err := cluster.New(cluster.Config{
+		NodeID:              cfg.NodeID,
+		Store:               store,
+		MaxSessionExpiry:    cfg.MaxSessionExpiry,
+		MaxQueuedMessages:   cfg.MaxQueuedMessages,
+		MaxInflightMessages: cfg.MaxInflightMessages,
+		Logger:              n.log,
+		Registerer:          reg,
+	})
+	if err != nil {
+		return err
+	}
+	n.broker.Store(broker)
+	ms, err := mqtt.Listen(mqtt.Config{
+		Addr:           cfg.MQTTAddr,
+		Node:           broker,
+		MaxPacketBytes: cfg.MaxPacketBytes,
+		MaxKeepAlive:   cfg.MaxKeepAlive,
+		ReceiveMaximum: cfg.ReceiveMaximum,
+		MaxConnections: cfg.MaxConnections,
+		Logger:         n.log,
+		Registerer:     reg,
+	})
+	if err != nil {
+		return err
+	}
+	n.mqtt = ms
 	return nil
 }
 
 // shutdown stops what start started, last first, and joins every error.
 func (n *node) shutdown() error {
 	var errs []error
+	if n.mqtt != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)
+		errs = append(errs, n.mqtt.Shutdown(ctx))
+		cancel()
+		n.log.Info("mqtt listener stopped")
+	}
+	if b := n.broker.Load(); b != nil {
+		b.Close()
+	}
 	if n.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)
 		err := n.http.Shutdown(ctx)
