@@ -158,6 +158,11 @@ func openStateDB(fs vfs.FS, path string, logger *slog.Logger) (*pebble.DB, uint6
 	opts := &pebble.Options{
 		FS:     fs,
 		Logger: pebbleLogger{logger.With("db", "fsm")},
+		// No write-ahead log: the raft log already is one. A crash loses
+		// what was not flushed to sstables yet, and replay from the raft
+		// log rebuilds it; Snapshot flushes before raft may truncate the
+		// log behind it (DESIGN.md, "The state database has no WAL").
+		DisableWAL: true,
 	}
 	db, err := pebble.Open(path, opts)
 	if err != nil {
@@ -189,7 +194,14 @@ func readApplied(r pebble.Reader) (uint64, error) {
 func checkFormat(db *pebble.DB) error {
 	v, closer, err := db.Get(keyFormat)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return db.Set(keyFormat, []byte{keyspaceFormat}, pebble.Sync)
+		// No WAL (see openStateDB): a flush makes the mark durable.
+		if err := db.Set(keyFormat, []byte{keyspaceFormat}, pebble.NoSync); err != nil {
+			return fmt.Errorf("raftstore: write keyspace format: %w", err)
+		}
+		if err := db.Flush(); err != nil {
+			return fmt.Errorf("raftstore: flush keyspace format: %w", err)
+		}
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("raftstore: read keyspace format: %w", err)
@@ -344,10 +356,16 @@ func (f *fsm) close() error {
 	if f.db == nil {
 		return nil
 	}
+	// Without a WAL, Close would drop the memtables: flush them, so a
+	// clean restart does not replay the log since the last flush.
+	ferr := f.db.Flush()
+	if ferr != nil {
+		ferr = fmt.Errorf("raftstore: flush state db at close: %w", ferr)
+	}
 	err := f.db.Close()
 	f.db = nil
 	if err != nil {
-		return fmt.Errorf("raftstore: close state db: %w", err)
+		return errors.Join(ferr, fmt.Errorf("raftstore: close state db: %w", err))
 	}
-	return nil
+	return ferr
 }

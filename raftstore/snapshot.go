@@ -43,15 +43,16 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // errSnapshotCorrupt reports a snapshot stream that fails its checks.
 var errSnapshotCorrupt = errors.New("raftstore: corrupt snapshot")
 
-// Snapshot syncs the state database, so that everything up to the snapshot
-// is durable before raft truncates the log behind it (DESIGN.md, "Apply is
-// deterministic"), then pins a consistent Pebble snapshot for Persist.
+// Snapshot flushes the state database to sstables (it has no WAL), so that
+// everything up to the snapshot is durable before raft truncates the log
+// behind it (DESIGN.md, "Apply is deterministic"), then pins a consistent
+// Pebble snapshot for Persist.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	if err := f.Err(); err != nil {
 		return nil, fmt.Errorf("raftstore: no snapshot of a stopped state machine: %w", err)
 	}
-	if err := f.db.LogData(nil, pebble.Sync); err != nil {
-		return nil, fmt.Errorf("raftstore: sync state db before snapshot: %w", err)
+	if err := f.db.Flush(); err != nil {
+		return nil, fmt.Errorf("raftstore: flush state db before snapshot: %w", err)
 	}
 	f.pinned.Add(1)
 	f.metrics.snapshots.Inc()
