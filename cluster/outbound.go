@@ -128,8 +128,12 @@ func (s *Session) Acked(packetID uint16) bool {
 }
 
 // Received records the client's PUBREC of an outbound QoS 2 message and
-// sends the PUBREL. It reports false for a packet id that is not a QoS 2
-// message in flight.
+// sends the PUBREL. For a persistent session the PUBREL leaves only once
+// the PUBREC is committed: after a PUBREL the client may complete and
+// forget the packet id, so a node that crashed before recording the PUBREC
+// would resend the PUBLISH and the client would take it for a new message
+// [MQTT-4.3.3, exactly once]. It reports false for a packet id that is not
+// a QoS 2 message in flight.
 func (s *Session) Received(packetID uint16) bool {
 	s.mu.Lock()
 	f, ok := s.inflight[packetID]
@@ -137,15 +141,32 @@ func (s *Session) Received(packetID uint16) bool {
 		s.mu.Unlock()
 		return false
 	}
-	first := !f.received
-	f.received = true
-	if first && f.seq != 0 {
+	switch {
+	case f.seq == 0: // memory path: nothing durable to wait for
+		f.received, f.released = true, true
+		s.conn.Send(Outbound{PacketID: packetID, PubRel: true})
+	case !f.received:
+		f.received = true
 		s.ackRecv = append(s.ackRecv, f.seq)
+	case f.released: // a repeated PUBREC: repeat the PUBREL
+		s.conn.Send(Outbound{PacketID: packetID, PubRel: true})
 	}
-	s.conn.Send(Outbound{PacketID: packetID, PubRel: true})
 	s.mu.Unlock()
 	s.flushAcks()
 	return true
+}
+
+// released sends the PUBREL of the queue entries whose PUBREC committed.
+func (s *Session) released(seqs []uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, seq := range seqs {
+		id := raftstore.PacketIDOf(seq)
+		if f := s.inflight[id]; f != nil && f.seq == seq && !f.released && !s.closed {
+			f.released = true
+			s.conn.Send(Outbound{PacketID: id, PubRel: true})
+		}
+	}
 }
 
 // flushAcks proposes the acknowledgements gathered so far, one proposal at
@@ -165,7 +186,12 @@ func (s *Session) flushAcks() {
 	err := s.node.store.AckQueueAsync(ctx, ack, func(err error) {
 		cancel()
 		if err != nil {
+			// The client keeps waiting for PUBREL; the next connection
+			// resends the PUBLISH with DUP, which it answers with PUBREC
+			// again without delivering it twice.
 			s.node.log.Warn("queue acknowledgement not recorded; the messages will be resent", "client_id", s.clientID, "err", err)
+		} else {
+			s.released(ack.Received)
 		}
 		s.mu.Lock()
 		s.acking = false
@@ -265,7 +291,7 @@ func (s *Session) sendBacklogLocked() {
 			}
 			continue // the pump flushes the acknowledgement
 		}
-		s.track(id, &flight{seq: m.Seq, qos: m.QoS, received: m.Received})
+		s.track(id, &flight{seq: m.Seq, qos: m.QoS, received: m.Received, released: m.Received})
 		if m.Received {
 			s.conn.Send(Outbound{PacketID: id, PubRel: true})
 			continue

@@ -58,6 +58,7 @@ type flight struct {
 	seq      uint64 // queue sequence; 0 on the memory path
 	qos      byte
 	received bool // PUBREC seen (QoS 2)
+	released bool // PUBREL sent: the PUBREC is durable (or needs not be)
 }
 
 func newSession(n *Node, req ConnectRequest, expiry uint32, conn Conn) *Session {
