@@ -85,9 +85,12 @@ type raftNode struct {
 func raftConfig(id raft.ServerID) *raft.Config {
 	c := raft.DefaultConfig()
 	c.LocalID = id
-	c.HeartbeatTimeout = 50 * time.Millisecond
-	c.ElectionTimeout = 50 * time.Millisecond
-	c.LeaderLeaseTimeout = 50 * time.Millisecond
+	// Short enough for a quick election, long enough that a leader stalled
+	// by -race and the rest of `go test ./...` on two cores keeps its
+	// lease: a lost leadership fails applyN.
+	c.HeartbeatTimeout = 250 * time.Millisecond
+	c.ElectionTimeout = 250 * time.Millisecond
+	c.LeaderLeaseTimeout = 250 * time.Millisecond
 	c.CommitTimeout = 5 * time.Millisecond
 	c.MaxAppendEntries = 128
 	c.TrailingLogs = 100
@@ -113,6 +116,10 @@ func (n *raftNode) start(t *testing.T, peers []*raftNode) {
 		t.Fatalf("NewRaft %s: %v", n.id, err)
 	}
 	n.raft = r
+	// A failing test returns before stop: shut raft down before the
+	// store's cleanup closes it, or raft panics on the closed store and
+	// hides the failure. (Cleanups run last-registered first.)
+	t.Cleanup(func() { _ = r.Shutdown().Error() })
 }
 
 func (n *raftNode) stop(t *testing.T) {
