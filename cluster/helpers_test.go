@@ -100,10 +100,11 @@ func (st *testStack) close() {
 // the Conn side of a real session, not a stand-in for a client: the
 // clients are in wire's and cmd's tests.
 type testConn struct {
-	out    chan Outbound
-	kicked chan byte
-	full   atomic.Bool // refuse everything, like a full outbound buffer
-	once   sync.Once
+	out     chan Outbound
+	kicked  chan byte
+	full    atomic.Bool  // refuse everything, like a full outbound buffer
+	refused atomic.Int64 // sends refused while full
+	once    sync.Once
 }
 
 func newTestConn() *testConn {
@@ -112,6 +113,7 @@ func newTestConn() *testConn {
 
 func (c *testConn) Send(o Outbound) bool {
 	if c.full.Load() {
+		c.refused.Add(1)
 		return false
 	}
 	c.out <- o

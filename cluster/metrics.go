@@ -8,9 +8,8 @@ import (
 
 // Reasons a delivery is dropped, the label of tributary_mqtt_deliveries_dropped_total.
 const (
-	dropSlowConsumer = "slow_consumer" // QoS 0 and the connection's outbound buffer was full
-	dropQueueFull    = "queue_full"    // a memory queue at MaxQueuedMessages
-	dropExpired      = "expired"       // the message expired before it could be sent
+	dropQueueFull = "queue_full" // a memory queue at MaxQueuedMessages
+	dropExpired   = "expired"    // the message expired before it could be sent
 )
 
 type metrics struct {
@@ -39,7 +38,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Deliveries to this node's sessions that were dropped, by reason.",
 		}, []string{"reason"}),
 	}
-	for _, r := range []string{dropSlowConsumer, dropQueueFull, dropExpired} {
+	// A QoS 0 message the connection refuses (its outbound buffer full) is
+	// counted by the connection, as tributary_mqtt_messages_dropped_total.
+	for _, r := range []string{dropQueueFull, dropExpired} {
 		m.dropped.WithLabelValues(r)
 	}
 	if reg == nil {

@@ -230,8 +230,8 @@ func TestQoS0DroppedWhenConnectionIsFull(t *testing.T) {
 	publish(t, pub, msg("t", 0, "x"), 0) // must not block the publisher
 	c.full.Store(false)
 	c.none(t)
-	if got := counterValue(t, st.node.metrics.dropped.WithLabelValues(dropSlowConsumer)); got != 1 {
-		t.Fatalf("slow-consumer drops = %v, want 1", got)
+	if got := c.refused.Load(); got != 1 {
+		t.Fatalf("the session offered the connection %d messages, want 1 (then dropped, not retried)", got)
 	}
 }
 
@@ -299,4 +299,27 @@ func isClosed(s *Session) bool {
 	default:
 		return false
 	}
+}
+
+func TestMemoryQueueBoundDropsAndCounts(t *testing.T) {
+	t.Parallel()
+	st := newStack(t) // MaxQueuedMessages: 50
+	sub, c, _ := st.connect(ConnectRequest{ClientID: "sub", CleanStart: true, ReceiveMaximum: 1})
+	subscribe(t, sub, raftstore.Subscription{Filter: "t", QoS: 1})
+	pub, _, _ := st.connect(ConnectRequest{ClientID: "pub", CleanStart: true})
+	for i := range 60 {
+		publish(t, pub, msg("t", 1, fmt.Sprint(i)), 0)
+	}
+	// One in flight, 50 waiting in memory, 9 dropped.
+	if got := counterValue(t, st.node.metrics.dropped.WithLabelValues(dropQueueFull)); got != 9 {
+		t.Fatalf("queue-full drops = %v, want 9", got)
+	}
+	for i := range 51 {
+		o := c.next(t)
+		if string(o.Message.Payload) != fmt.Sprint(i) {
+			t.Fatalf("delivery %d carries %q: order lost", i, o.Message.Payload)
+		}
+		sub.Acked(o.PacketID)
+	}
+	c.none(t)
 }

@@ -86,11 +86,8 @@ func (s *Session) sendLocked(d raftstore.Delivery, id uint16) {
 		PacketID: id, QoS: d.QoS, Retain: d.Retain,
 		SubscriptionIDs: d.SubscriptionIDs, Message: d.Message,
 	})
-	switch {
-	case ok:
+	if ok {
 		s.node.metrics.delivered.WithLabelValues(qosLabel(d.QoS)).Inc()
-	case d.QoS == 0:
-		s.node.metrics.dropped.WithLabelValues(dropSlowConsumer).Inc()
 	}
 }
 
