@@ -94,7 +94,7 @@ func (n *Node) endStaleSessions() {
 		return
 	}
 	for _, info := range stale {
-		if n.local(info.ClientID, info.Generation) != nil {
+		if n.heldHere(info.ClientID, info.Generation) {
 			continue // connected in this run already
 		}
 		ctx, cancel := n.proposeContext()
@@ -152,4 +152,16 @@ func (n *Node) tickDue() {
 			return
 		}
 	}
+}
+
+// heldHere reports whether a connection of this run holds (or is opening)
+// the session of clientID at generation gen: a connection whose open has
+// committed but not returned yet is not stale.
+func (n *Node) heldHere(clientID string, gen uint64) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if s := n.sessions[clientID]; s != nil && s.gen == gen {
+		return true
+	}
+	return len(n.opening[clientID]) > 0
 }
