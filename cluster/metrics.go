@@ -12,11 +12,12 @@ const (
 	dropExpired   = "expired"    // the message expired before it could be sent
 )
 
+// metrics are what only this package knows: local sessions and the drops
+// it decides. Messages in and out are counted once, by the connections
+// (wire/mqtt's tributary_mqtt_messages_{received,sent}_total).
 type metrics struct {
-	sessions  prometheus.Gauge
-	published *prometheus.CounterVec
-	delivered *prometheus.CounterVec
-	dropped   *prometheus.CounterVec
+	sessions prometheus.Gauge
+	dropped  *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -25,14 +26,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "tributary_mqtt_sessions_local",
 			Help: "MQTT sessions whose connection this node holds.",
 		}),
-		published: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tributary_mqtt_publishes_total",
-			Help: "Messages published by this node's clients, by QoS.",
-		}, []string{"qos"}),
-		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tributary_mqtt_deliveries_total",
-			Help: "Messages handed to this node's connections, by delivery QoS (resends included).",
-		}, []string{"qos"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_mqtt_deliveries_dropped_total",
 			Help: "Deliveries to this node's sessions that were dropped, by reason.",
@@ -46,20 +39,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.sessions, m.published, m.delivered, m.dropped} {
+	for _, c := range []prometheus.Collector{m.sessions, m.dropped} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("cluster: register metrics: %w", err)
 		}
 	}
 	return m, nil
-}
-
-func qosLabel(q byte) string {
-	switch q {
-	case 0:
-		return "0"
-	case 1:
-		return "1"
-	}
-	return "2"
 }

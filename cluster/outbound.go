@@ -82,13 +82,12 @@ func (s *Session) allocIDLocked() uint16 {
 
 // sendLocked writes a PUBLISH to the connection.
 func (s *Session) sendLocked(d raftstore.Delivery, id uint16) {
-	ok := s.conn.Send(Outbound{
+	// A refused QoS 0 message is dropped (and counted by the connection);
+	// QoS 1 and 2 are bounded by the window and never refused while open.
+	s.conn.Send(Outbound{
 		PacketID: id, QoS: d.QoS, Retain: d.Retain,
 		SubscriptionIDs: d.SubscriptionIDs, Message: d.Message,
 	})
-	if ok {
-		s.node.metrics.delivered.WithLabelValues(qosLabel(d.QoS)).Inc()
-	}
 }
 
 // Acked completes an outbound message: PUBACK of QoS 1, PUBCOMP of QoS 2,
@@ -293,11 +292,9 @@ func (s *Session) sendBacklogLocked() {
 			s.conn.Send(Outbound{PacketID: id, PubRel: true})
 			continue
 		}
-		if s.conn.Send(Outbound{
+		s.conn.Send(Outbound{
 			PacketID: id, QoS: m.QoS, Retain: m.Retain, Dup: m.Dup,
 			SubscriptionIDs: m.SubscriptionIDs, Message: m.Message,
-		}) {
-			s.node.metrics.delivered.WithLabelValues(qosLabel(m.QoS)).Inc()
-		}
+		})
 	}
 }

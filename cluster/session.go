@@ -135,7 +135,6 @@ func (s *Session) start(early []raftstore.Event) {
 // recorded until Release, so a resend is not routed twice [MQTT-4.3.3-2].
 func (s *Session) Publish(ctx context.Context, m raftstore.Message, packetID uint16, done func(raftstore.PublishResult, error)) error {
 	m.PublisherID = s.clientID
-	s.node.metrics.published.WithLabelValues(qosLabel(m.QoS)).Inc()
 	if m.QoS == 0 {
 		matched := s.node.routeQoS0(&m)
 		if m.Retain {
