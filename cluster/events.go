@@ -52,23 +52,42 @@ func (n *Node) target(ev *raftstore.Event) *Session {
 
 // routeQoS0 delivers a QoS 0 message from memory to the matching local
 // sessions and returns how many sessions matched. It never waits for the
-// log [DESIGN.md: QoS 0 delivery].
+// log [DESIGN.md: QoS 0 delivery]. The local sessions are looked up under
+// one acquisition of the node's lock, not one per subscriber.
 func (n *Node) routeQoS0(m *raftstore.Message) int {
+	var buf [16]raftstore.Route
+	routes := buf[:0]
 	matched := 0
 	n.store.Match(m.Topic, m.PublisherID, func(r raftstore.Route) {
 		matched++
-		if r.Node != n.cfg.NodeID || !r.Connected {
-			return
-		}
-		if s := n.local(r.ClientID, r.Generation); s != nil {
-			s.deliver(raftstore.Delivery{
-				QoS:             0,
-				Retain:          m.Retain && r.RetainAsPublished,
-				SubscriptionIDs: r.SubscriptionIDs,
-				Message:         m,
-			})
+		if r.Node == n.cfg.NodeID && r.Connected {
+			routes = append(routes, r)
 		}
 	})
+	if len(routes) == 0 {
+		return matched
+	}
+	var sbuf [16]*Session
+	sessions := sbuf[:0]
+	n.mu.Lock()
+	for _, r := range routes {
+		s := n.sessions[r.ClientID]
+		if s != nil && s.gen != r.Generation {
+			s = nil
+		}
+		sessions = append(sessions, s)
+	}
+	n.mu.Unlock()
+	for i, s := range sessions {
+		if s == nil {
+			continue
+		}
+		s.deliver(raftstore.Delivery{
+			Retain:          m.Retain && routes[i].RetainAsPublished,
+			SubscriptionIDs: routes[i].SubscriptionIDs,
+			Message:         m,
+		})
+	}
 	return matched
 }
 
