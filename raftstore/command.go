@@ -41,6 +41,27 @@ const (
 	CmdQueueAck CommandType = 22
 	// CmdTick fires the wills and expires the sessions that are due.
 	CmdTick CommandType = 23
+
+	// The Kafka state (kafka.go), from 32.
+
+	// CmdCreateTopic creates a Kafka topic.
+	CmdCreateTopic CommandType = 32
+	// CmdDeleteTopic deletes a topic with its records, producer state and
+	// committed offsets.
+	CmdDeleteTopic CommandType = 33
+	// CmdProduce appends one produced RecordBatch to a partition.
+	CmdProduce CommandType = 34
+	// CmdInitProducerID hands out an idempotent producer id or bumps an
+	// epoch.
+	CmdInitProducerID CommandType = 35
+	// CmdOffsetCommit stores committed consumer-group offsets.
+	CmdOffsetCommit CommandType = 36
+	// CmdMappingSet adds or replaces an MQTT<->Kafka mapping.
+	CmdMappingSet CommandType = 37
+	// CmdMappingDelete removes a mapping.
+	CmdMappingDelete CommandType = 38
+	// CmdKafkaTrim applies retention to every partition.
+	CmdKafkaTrim CommandType = 39
 )
 
 // String returns the command type's name for logs and errors.
@@ -68,6 +89,28 @@ func (t CommandType) String() string {
 		return "queue-ack"
 	case CmdTick:
 		return "tick"
+	}
+	return kafkaCommandName(t)
+}
+
+func kafkaCommandName(t CommandType) string {
+	switch t {
+	case CmdCreateTopic:
+		return "create-topic"
+	case CmdDeleteTopic:
+		return "delete-topic"
+	case CmdProduce:
+		return "produce"
+	case CmdInitProducerID:
+		return "init-producer-id"
+	case CmdOffsetCommit:
+		return "offset-commit"
+	case CmdMappingSet:
+		return "mapping-set"
+	case CmdMappingDelete:
+		return "mapping-delete"
+	case CmdKafkaTrim:
+		return "kafka-trim"
 	}
 	return fmt.Sprintf("command-type-%d", uint16(t))
 }

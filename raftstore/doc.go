@@ -31,9 +31,10 @@
 // Reads (KVGet, ReadQueue, Session, Match, ...) run concurrently with apply
 // and see applied state only; Config.OnEvents runs on the FSM goroutine
 // after each committed batch and must not block.
-// Lock order: fsm.mu, then mqttIndex.mu (Restore rebuilds the index while
-// holding fsm.mu); fsm.mu is the only lock held across Pebble calls;
-// mqttIndex.mu is held by apply only while a committed batch's changes
+// Lock order: fsm.mu, then mqttIndex.mu or kafkaIndex.mu (Restore
+// rebuilds the indexes while holding fsm.mu; the two index locks are never
+// held together); fsm.mu is the only lock held across Pebble calls; the
+// index locks are held by apply only while a committed batch's changes
 // are folded in; the proposer's mu is never held while fsm.mu is taken.
 //
 // # MQTT state
@@ -43,6 +44,18 @@
 // DESIGN.md "MQTT state"). Subscription matching and queue fan-out happen
 // at apply, against an in-memory topic trie that is rebuilt from Pebble on
 // open and restore and changed only after a batch commits.
+//
+// # Kafka state
+//
+// Topics, partitions (record batches stored as produced, keyed by base
+// offset), idempotent-producer state, committed offsets and the
+// MQTT<->Kafka mappings are replicated tables too (kafka*.go, DESIGN.md
+// "Kafka state"). Offsets are assigned at apply; MQTT publishes that a
+// mapping matches become one RecordBatch per partition per raft entry, and
+// records produced to a mapped topic are published through the MQTT path.
+// An in-memory index of topics, partition states and mappings serves the
+// reads, rebuilt on open and restore and changed only after a batch
+// commits, like the MQTT one.
 //
 // # Buffer ownership
 //

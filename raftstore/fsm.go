@@ -29,6 +29,13 @@ type applyContext struct {
 	// bodies counts the message bodies stored by this entry; with index it
 	// names each one (newMsgID).
 	bodies uint32
+	// kq collects the Kafka effects of the whole ApplyBatch, and the MQTT
+	// records of this entry (flushed as batches when the entry ends).
+	kq *kafkaBatch
+	// kafkaFrom is the Kafka topic whose records are being published to
+	// MQTT ("" otherwise): MQTT→Kafka mappings skip it, so a record never
+	// loops back into the topic it came from.
+	kafkaFrom string
 }
 
 // applyFunc applies one command. It returns the value the proposer gets, a
@@ -57,6 +64,15 @@ var commands = map[commandKey]applyFunc{
 	{CmdReleaseInbound, 1}: applyReleaseInbound,
 	{CmdQueueAck, 1}:       applyQueueAck,
 	{CmdTick, 1}:           applyTick,
+
+	{CmdCreateTopic, 1}:    applyCreateTopic,
+	{CmdDeleteTopic, 1}:    applyDeleteTopic,
+	{CmdProduce, 1}:        applyProduce,
+	{CmdInitProducerID, 1}: applyInitProducerID,
+	{CmdOffsetCommit, 1}:   applyOffsetCommit,
+	{CmdMappingSet, 1}:     applyMappingSet,
+	{CmdMappingDelete, 1}:  applyMappingDelete,
+	{CmdKafkaTrim, 1}:      applyKafkaTrim,
 }
 
 // RejectedError is the answer to a command that committed but that apply
@@ -119,6 +135,10 @@ type fsm struct {
 	// facts); mq collects one ApplyBatch's changes to it until commit.
 	mqtt *mqttIndex
 	mq   *mqttBatch
+	// kafka is the in-memory Kafka index (topics, partition states,
+	// mappings); kq collects one ApplyBatch's changes to it until commit.
+	kafka *kafkaIndex
+	kq    *kafkaBatch
 	// onEvents receives each committed batch's MQTT events (Config.OnEvents).
 	onEvents func([]Event)
 	// pinned counts Pebble snapshots handed to raft and not yet released;
@@ -134,8 +154,9 @@ var (
 const fsmDBName = "db"
 
 func openFSM(fs vfs.FS, dir string, logger *slog.Logger, m *metrics) (*fsm, error) {
-	f := &fsm{fs: fs, dir: dir, logger: logger, metrics: m, mqtt: &mqttIndex{}}
+	f := &fsm{fs: fs, dir: dir, logger: logger, metrics: m, mqtt: &mqttIndex{}, kafka: newKafkaIndex()}
 	f.mq = newMQTTBatch(f.mqtt)
+	f.kq = newKafkaBatch(f.kafka)
 	if err := f.recoverSwap(); err != nil {
 		return nil, err
 	}
@@ -143,7 +164,7 @@ func openFSM(fs vfs.FS, dir string, logger *slog.Logger, m *metrics) (*fsm, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := f.mqtt.rebuild(db); err != nil {
+	if err := f.rebuildIndexes(db); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -227,6 +248,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	b := f.db.NewIndexedBatch()
 	defer b.Close()
 	f.mq.reset()
+	f.kq.reset()
 	last := f.applied.Load()
 	for i, l := range logs {
 		if l.Index <= last {
@@ -252,7 +274,30 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		return resps
 	}
 	f.publishMQTT()
+	f.publishKafka()
 	return resps
+}
+
+// rebuildIndexes rebuilds the in-memory indexes from the database (at
+// open and after a restore).
+func (f *fsm) rebuildIndexes(db *pebble.DB) error {
+	if err := f.mqtt.rebuild(db); err != nil {
+		return err
+	}
+	return f.kafka.rebuild(db)
+}
+
+// publishKafka applies the committed batch's Kafka changes to the index
+// (waking fetches whose partition moved) and counts its records.
+func (f *fsm) publishKafka() {
+	f.kq.commit()
+	if n := f.kq.appendedMQTT; n > 0 {
+		f.metrics.kafkaRecords.WithLabelValues("mqtt").Add(float64(n))
+	}
+	if n := f.kq.appendedKafka; n > 0 {
+		f.metrics.kafkaRecords.WithLabelValues("kafka").Add(float64(n))
+	}
+	f.kq.reset()
 }
 
 // publishMQTT applies the committed batch's MQTT changes to the index and
@@ -278,8 +323,9 @@ func (f *fsm) commit(b *pebble.Batch, last uint64) error {
 }
 
 func (f *fsm) applyEntry(b *pebble.Batch, l *raft.Log) ([]commandResult, error) {
-	a := &applyContext{batch: b, index: l.Index, term: l.Term, mq: f.mq}
+	a := &applyContext{batch: b, index: l.Index, term: l.Term, mq: f.mq, kq: f.kq}
 	f.mq.nextEntry()
+	f.kq.nextEntry()
 	var res []commandResult
 	_, err := decodeEntry(l.Data, func(i int, c Command) error {
 		if res == nil {
@@ -297,6 +343,9 @@ func (f *fsm) applyEntry(b *pebble.Batch, l *raft.Log) ([]commandResult, error) 
 		res = append(res, commandResult{value: v, err: err})
 		return nil
 	})
+	if err == nil {
+		err = a.flushKafka() // the entry's MQTT records, one batch per partition
+	}
 	return res, err
 }
 

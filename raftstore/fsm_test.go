@@ -131,10 +131,11 @@ func TestReplaySkipsAppliedEntries(t *testing.T) {
 }
 
 // TestDeterministicApply is the property DESIGN.md asks for: the same random
-// command stream (key/value and MQTT commands) applied to two stores, with
+// command stream (key/value, MQTT and Kafka commands) applied to two stores, with
 // different batch boundaries, a close/reopen in the middle of one and a
 // snapshot/restore in the middle of the other, leaves byte-identical
-// databases, identical in-memory MQTT indexes and the same events.
+// databases, identical in-memory MQTT and Kafka indexes and the same
+// events.
 func TestDeterministicApply(t *testing.T) {
 	for seed := uint64(1); seed <= 20; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
@@ -175,9 +176,14 @@ func TestDeterministicApply(t *testing.T) {
 				if diff := sameLines(indexDump(a.mqtt), indexDump(other.mqtt)); diff != "" {
 					t.Fatalf("store %s: mqtt index diverged from a: %s", name, diff)
 				}
+				if diff := sameLines(kafkaIndexDump(a.kafka), kafkaIndexDump(other.kafka)); diff != "" {
+					t.Fatalf("store %s: kafka index diverged from a: %s", name, diff)
+				}
 				checkMQTT(t, other)
+				checkKafka(t, other)
 			}
 			checkMQTT(t, a)
+			checkKafka(t, a)
 			if diff := sameEvents(aEvents, bEvents); diff != "" {
 				t.Fatalf("events of b differ from a (-a +b):\n%s", diff)
 			}
@@ -201,6 +207,7 @@ func applyInBatches(f *fsm, logs []*raft.Log, size func() int) {
 // mixed with MQTT commands over a few clients and topics (mqttGen).
 func randomLogs(rng *rand.Rand, n int) []*raft.Log {
 	mqtt := newMQTTGen(rng)
+	kafka := newKafkaGen(rng, mqtt)
 	logs := make([]*raft.Log, 0, n)
 	for i := 1; i <= n; i++ {
 		if rng.IntN(20) == 0 {
@@ -211,8 +218,12 @@ func randomLogs(rng *rand.Rand, n int) []*raft.Log {
 		for j := range cmds {
 			key := []byte(fmt.Sprintf("k%d", rng.IntN(16)))
 			var c Command
-			if rng.IntN(2) == 0 {
+			switch rng.IntN(6) {
+			case 0, 1:
 				cmds[j] = mqtt.command()
+				continue
+			case 2, 3:
+				cmds[j] = kafka.command()
 				continue
 			}
 			switch rng.IntN(5) {

@@ -35,8 +35,32 @@ import (
 // A message body belongs to the group that stores it: with several groups,
 // each group holding a queue entry or the retained copy keeps its own body.
 //
-// Tables are added by later commands (Kafka partitions); never reuse a
-// table byte.
+// The Kafka tables (kafka_keys.go encodes them). n is a topic number (4
+// bytes, from the counter keyKafkaTopicNum: a re-created topic never
+// reuses the keys of a deleted one), p a partition (4), offsets, producer
+// ids and ms 8 bytes; all big-endian. g and t are a group id and a topic
+// name prefixed with their length (2 bytes).
+//
+//	table  key                         value                       shard key
+//	0x20   0x20 | topic name           topic (number, id,          topic
+//	                                   partitions, retention)
+//	0x21   0x21 | n | p                partition state (log start, n | p
+//	                                   high watermark, epoch,
+//	                                   bytes, batches)
+//	0x22   0x22 | n | p | base offset  RecordBatch as stored        n | p
+//	0x23   0x23 | n | p | base offset  batch index: last offset,    n | p
+//	                                   max timestamp, size
+//	0x24   0x24 | n | p | epoch (4)    start offset of the epoch    n | p
+//	0x25   0x25 | n | p | producer id  producer epoch, last 5       n | p
+//	                                   batches' sequences, offsets
+//	0x26   0x26 | g | t | p            committed offset             g
+//	0x27   0x27 | mapping name         mapping                      none: every group
+//
+// The record log (0x22, 0x23) is keyed by base offset, which only grows,
+// so its keys are appended at the end of each partition's range and
+// retention is a range delete of a prefix (DESIGN.md, "Performance path").
+//
+// Tables are added by later commands; never reuse a table byte.
 const (
 	tableMeta byte = 0x00
 	tableKV   byte = 0x01
@@ -51,6 +75,15 @@ const (
 	tableMsgRefs   byte = 0x17
 	tableRetained  byte = 0x18
 	tableShareNext byte = 0x19
+
+	tableKafkaTopic     byte = 0x20
+	tableKafkaPartition byte = 0x21
+	tableKafkaBatch     byte = 0x22
+	tableKafkaIndex     byte = 0x23
+	tableKafkaEpoch     byte = 0x24
+	tableKafkaProducer  byte = 0x25
+	tableKafkaOffset    byte = 0x26
+	tableKafkaMapping   byte = 0x27
 )
 
 // Meta keys.
@@ -65,6 +98,11 @@ var (
 	// big-endian bytes: one counter for every client id, so a generation is
 	// never reused, even by a client whose session was deleted in between.
 	keyMQTTGeneration = []byte{tableMeta, 'm', 'q', 't', 't', '-', 'g', 'e', 'n'}
+	// keyKafkaTopicNum holds the next topic number, as 8 big-endian bytes.
+	keyKafkaTopicNum = []byte{tableMeta, 'k', 'a', 'f', 'k', 'a', '-', 't', 'o', 'p', 'i', 'c'}
+	// keyKafkaProducerID holds the next producer id, as 8 big-endian
+	// bytes: every id below it was handed out by InitProducerID.
+	keyKafkaProducerID = []byte{tableMeta, 'k', 'a', 'f', 'k', 'a', '-', 'p', 'i', 'd'}
 )
 
 // keyspaceFormat is the version of this keyspace layout. A database written

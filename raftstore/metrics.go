@@ -17,6 +17,7 @@ type metrics struct {
 	snapshots     prometheus.Counter
 	restores      prometheus.Counter
 	queueDropped  prometheus.Counter
+	kafkaRecords  *prometheus.CounterVec // by origin
 }
 
 func newMetrics() *metrics {
@@ -57,6 +58,10 @@ func newMetrics() *metrics {
 			Name: "tributary_mqtt_queue_dropped_total",
 			Help: "QoS 1 and 2 messages not queued for a persistent session because its queue held MaxQueuedMessages.",
 		}),
+		kafkaRecords: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tributary_kafka_records_appended_total",
+			Help: "Records appended to Kafka partitions on this node, by origin: mqtt (mapped publishes) or kafka (produced).",
+		}, []string{"origin"}),
 	}
 }
 
@@ -106,10 +111,18 @@ func (m *metrics) register(r prometheus.Registerer, s *Store) error {
 			Name: "tributary_mqtt_queued_messages",
 			Help: "Entries in the queues of persistent sessions, in the replicated state.",
 		}, func() float64 { return float64(s.fsm.mqtt.queued.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tributary_kafka_partition_bytes",
+			Help: "Bytes of record batches stored in all Kafka partitions, in the replicated state.",
+		}, func() float64 { return float64(s.fsm.kafka.bytes.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tributary_kafka_topics",
+			Help: "Kafka topics in the replicated state.",
+		}, func() float64 { return float64(s.fsm.kafka.topicCount.Load()) }),
 	}
 	all := append([]prometheus.Collector{
 		m.proposals, m.entryCommands, m.entryBytes, m.commitSeconds,
-		m.applySeconds, m.snapshots, m.restores, m.queueDropped,
+		m.applySeconds, m.snapshots, m.restores, m.queueDropped, m.kafkaRecords,
 	}, gauges...)
 	for _, c := range all {
 		if err := r.Register(c); err != nil {

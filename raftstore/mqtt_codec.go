@@ -20,9 +20,9 @@ import (
 //	                 properties (bytes) | payload (bytes)
 
 // errMalformedPayload is the root of every decoding failure of an MQTT
-// command payload; apply rejects such a command (RejectedError unwraps to
-// it).
-var errMalformedPayload = errors.New("raftstore: malformed mqtt payload")
+// or Kafka command payload; apply rejects such a command (RejectedError
+// unwraps to it).
+var errMalformedPayload = errors.New("raftstore: malformed command payload")
 
 // Bounds a payload must respect. They are the protocol's own limits, so a
 // command the wire layer accepted always fits.

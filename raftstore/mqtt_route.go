@@ -53,8 +53,10 @@ func (a *applyContext) publishRequest(r *PublishRequest) (PublishResult, error) 
 	return PublishResult{Matched: matched}, err
 }
 
-// publish retains m if it says so and, unless skipRoute, routes it. It
-// returns the number of sessions the message was delivered or queued to.
+// publish retains m if it says so and, unless skipRoute, routes it; a
+// message that has not expired is also appended to the Kafka topics whose
+// mappings match it (mirrorToKafka). It returns the number of sessions the
+// message was delivered or queued to.
 func (a *applyContext) publish(m *Message, now int64, skipRoute bool) (int, error) {
 	p := &publishing{msg: m}
 	expired := m.ExpiresAtMillis != 0 && m.ExpiresAtMillis <= now
@@ -69,6 +71,11 @@ func (a *applyContext) publish(m *Message, now int64, skipRoute bool) (int, erro
 		if matched, err = a.route(p); err != nil {
 			return 0, err
 		}
+	}
+	if !expired {
+		// Also for AlreadyDelivered (the proposer sends a QoS 0 publish
+		// through the log only because it is mapped or retained).
+		a.mirrorToKafka(m, now)
 	}
 	return matched, a.store(p)
 }

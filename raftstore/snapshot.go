@@ -200,7 +200,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		f.stop(err)
 		return err
 	}
-	if err := f.mqtt.rebuild(f.db); err != nil {
+	if err := f.rebuildIndexes(f.db); err != nil {
 		f.stop(err)
 		return err
 	}

@@ -87,10 +87,11 @@ func raftConfig(id raft.ServerID) *raft.Config {
 	c.LocalID = id
 	// Short enough for a quick election, long enough that a leader stalled
 	// by -race and the rest of `go test ./...` on two cores keeps its
-	// lease: a lost leadership fails applyN.
-	c.HeartbeatTimeout = 250 * time.Millisecond
-	c.ElectionTimeout = 250 * time.Millisecond
-	c.LeaderLeaseTimeout = 250 * time.Millisecond
+	// lease: a lost leadership fails applyN. (250ms lost it at a load
+	// average of 8 on two cores.)
+	c.HeartbeatTimeout = time.Second
+	c.ElectionTimeout = time.Second
+	c.LeaderLeaseTimeout = time.Second
 	c.CommitTimeout = 5 * time.Millisecond
 	c.MaxAppendEntries = 128
 	c.TrailingLogs = 100
