@@ -128,8 +128,11 @@ func (s *Session) start(early []raftstore.Event) {
 // alias a buffer the caller reuses.
 //
 // QoS 0 is delivered from memory before Publish returns, and done (if not
-// nil) is called then; a retained QoS 0 message also updates the retained
-// store through the log, in the background. QoS 1 and 2 are proposed to
+// nil) is called then; a retained QoS 0 message, or one whose topic is
+// mapped to a Kafka topic, is also proposed to the log in the background
+// (to update the retained store, to append its Kafka record), and is lost
+// there if this node dies before the commit, as QoS 0 allows [DESIGN.md:
+// The Kafka view]. QoS 1 and 2 are proposed to
 // the log, and done is called once, after the commit, on another goroutine
 // — the moment to send PUBACK or PUBREC. A packetID of a QoS 2 message is
 // recorded until Release, so a resend is not routed twice [MQTT-4.3.3-2].
@@ -137,8 +140,8 @@ func (s *Session) Publish(ctx context.Context, m raftstore.Message, packetID uin
 	m.PublisherID = s.clientID
 	if m.QoS == 0 {
 		matched := s.node.routeQoS0(&m)
-		if m.Retain {
-			s.proposeRetained(m)
+		if m.Retain || s.node.store.MappedToKafka(m.Topic) {
+			s.proposeDelivered(m)
 		}
 		if done != nil {
 			done(raftstore.PublishResult{Matched: matched}, nil)
@@ -152,21 +155,23 @@ func (s *Session) Publish(ctx context.Context, m raftstore.Message, packetID uin
 	return s.node.store.PublishAsync(ctx, req, done)
 }
 
-// proposeRetained records a retained QoS 0 message already delivered from
-// memory. It is best effort, as QoS 0 is: a failure is logged.
-func (s *Session) proposeRetained(m raftstore.Message) {
+// proposeDelivered records a QoS 0 message already delivered from memory:
+// apply updates the retained store (when retained) and appends its Kafka
+// record (when mapped), and routes it to no one again. It is best effort,
+// as QoS 0 is: a failure is logged.
+func (s *Session) proposeDelivered(m raftstore.Message) {
 	ctx, cancel := s.node.proposeContext()
 	err := s.node.store.PublishAsync(ctx, raftstore.PublishRequest{
 		ClientID: s.clientID, Message: m, AlreadyDelivered: true, NowMillis: s.node.nowMillis(),
 	}, func(_ raftstore.PublishResult, err error) {
 		cancel()
 		if err != nil {
-			s.node.log.Warn("retained QoS 0 message not stored", "client_id", s.clientID, "err", err)
+			s.node.log.Warn("QoS 0 message not stored", "client_id", s.clientID, "err", err)
 		}
 	})
 	if err != nil {
 		cancel()
-		s.node.log.Warn("retained QoS 0 message not stored", "client_id", s.clientID, "err", err)
+		s.node.log.Warn("QoS 0 message not stored", "client_id", s.clientID, "err", err)
 	}
 }
 

@@ -1,0 +1,310 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"tributary/raftstore"
+)
+
+// The group APIs: membership and rebalances go to the coordinator
+// (groups.Coordinator, in memory on this node); committed offsets go
+// through the log.
+//
+// JoinGroup v0-9, SyncGroup v0-5, Heartbeat v0-4, LeaveGroup v0-5,
+// DescribeGroups v0-5, ListGroups v0-4: answered by the coordinator; an
+// empty group id is INVALID_GROUP_ID here.
+
+// handleGroup dispatches the coordinator's requests; any other request is
+// one Handle does not serve.
+func (k *Kafka) handleGroup(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	switch r := req.(type) {
+	case *kmsg.JoinGroupRequest:
+		if r.Group == "" {
+			resp := r.ResponseKind().(*kmsg.JoinGroupResponse)
+			resp.ErrorCode = kerr.InvalidGroupID.Code
+			return resp, nil
+		}
+		c := KafkaClientFrom(ctx)
+		return k.groups.JoinWithClient(ctx, r, c.ClientID, c.Host), nil
+	case *kmsg.SyncGroupRequest:
+		if r.Group == "" {
+			resp := r.ResponseKind().(*kmsg.SyncGroupResponse)
+			resp.ErrorCode = kerr.InvalidGroupID.Code
+			return resp, nil
+		}
+		return k.groups.Sync(ctx, r), nil
+	case *kmsg.HeartbeatRequest:
+		if r.Group == "" {
+			resp := r.ResponseKind().(*kmsg.HeartbeatResponse)
+			resp.ErrorCode = kerr.InvalidGroupID.Code
+			return resp, nil
+		}
+		return k.groups.Heartbeat(r), nil
+	case *kmsg.LeaveGroupRequest:
+		if r.Group == "" {
+			resp := r.ResponseKind().(*kmsg.LeaveGroupResponse)
+			resp.ErrorCode = kerr.InvalidGroupID.Code
+			return resp, nil
+		}
+		return k.groups.Leave(r), nil
+	case *kmsg.DescribeGroupsRequest:
+		resp := k.groups.Describe(r)
+		for i := range resp.Groups {
+			if resp.Groups[i].Group == "" {
+				resp.Groups[i].ErrorCode = kerr.InvalidGroupID.Code
+			}
+		}
+		return resp, nil
+	case *kmsg.ListGroupsRequest:
+		return k.groups.List(r), nil
+	}
+	return nil, fmt.Errorf("%w: api key %d version %d", ErrUnsupportedRequest, req.Key(), req.GetVersion())
+}
+
+// OffsetCommit: v0-8
+//
+// Behavior:
+//   - The coordinator checks the member and generation (CheckCommit); v0
+//     carries neither and is a "simple" commit (generation -1, no member).
+//   - Allowed commits go through the log in one proposal; each partition
+//     answers its own error (UNKNOWN_TOPIC_OR_PARTITION,
+//     OFFSET_METADATA_TOO_LARGE past 4096 bytes of metadata).
+//   - A commit that cannot be proposed (not the leader) is
+//     COORDINATOR_NOT_AVAILABLE; one that does not commit in time,
+//     REQUEST_TIMED_OUT.
+//
+// Version notes:
+//   - v1: Generation, MemberID, per-partition Timestamp (ignored)
+//   - v2-4: RetentionTimeMillis (ignored: offsets live as long as the topic)
+//   - v6: LeaderEpoch
+//   - v7: InstanceID (KIP-345)
+//   - v8: flexible versions
+
+// maxOffsetMetadataBytes is Kafka's offset.metadata.max.bytes.
+const maxOffsetMetadataBytes = 4096
+
+func (k *Kafka) offsetCommit(ctx context.Context, req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
+	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+	resp.Topics = make([]kmsg.OffsetCommitResponseTopic, len(req.Topics))
+	for i, rt := range req.Topics {
+		resp.Topics[i].Topic = rt.Topic
+		resp.Topics[i].Partitions = make([]kmsg.OffsetCommitResponseTopicPartition, len(rt.Partitions))
+		for j, rp := range rt.Partitions {
+			resp.Topics[i].Partitions[j].Partition = rp.Partition
+		}
+	}
+	var code int16
+	if req.Group == "" {
+		code = kerr.InvalidGroupID.Code
+	} else if req.Version == 0 {
+		code = k.groups.CheckCommit(req.Group, "", nil, -1)
+	} else {
+		code = k.groups.CheckCommit(req.Group, req.MemberID, req.InstanceID, req.Generation)
+	}
+	if code != 0 {
+		for i := range resp.Topics {
+			for j := range resp.Topics[i].Partitions {
+				resp.Topics[i].Partitions[j].ErrorCode = code
+			}
+		}
+		return resp
+	}
+	commits, answers := k.offsetCommits(req, resp)
+	if len(commits) == 0 {
+		return resp
+	}
+	wctx, cancel := context.WithTimeout(ctx, k.node.cfg.ProposeTimeout)
+	defer cancel()
+	errs, err := k.store.CommitOffsets(wctx, commits)
+	for i, sp := range answers {
+		switch {
+		case err != nil:
+			sp.ErrorCode = k.coordinatorErr(err)
+		case i < len(errs):
+			sp.ErrorCode = k.errCode(errs[i])
+		}
+	}
+	return resp
+}
+
+// offsetCommits checks each partition of an allowed commit and returns the
+// commits to propose with, in the same order, where each one's answer goes.
+func (k *Kafka) offsetCommits(req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse) ([]raftstore.OffsetCommit, []*kmsg.OffsetCommitResponseTopicPartition) {
+	var commits []raftstore.OffsetCommit
+	var answers []*kmsg.OffsetCommitResponseTopicPartition
+	group, now := strings.Clone(req.Group), k.node.nowMillis()
+	for i, rt := range req.Topics {
+		for j, rp := range rt.Partitions {
+			sp := &resp.Topics[i].Partitions[j]
+			if rp.Metadata != nil && len(*rp.Metadata) > maxOffsetMetadataBytes {
+				sp.ErrorCode = kerr.OffsetMetadataTooLarge.Code
+				continue
+			}
+			if _, err := k.store.Partition(rt.Topic, rp.Partition); err != nil {
+				sp.ErrorCode = k.errCode(err)
+				continue
+			}
+			c := raftstore.OffsetCommit{
+				Group: group, Topic: strings.Clone(rt.Topic), Partition: rp.Partition,
+				Offset: rp.Offset, LeaderEpoch: -1, CommitMillis: now,
+			}
+			if req.Version >= 6 {
+				c.LeaderEpoch = rp.LeaderEpoch
+			}
+			if rp.Metadata != nil {
+				c.Metadata = strPtr(strings.Clone(*rp.Metadata))
+			}
+			commits = append(commits, c)
+			answers = append(answers, sp)
+		}
+	}
+	return commits, answers
+}
+
+// OffsetFetch: v0-8
+//
+// Behavior:
+//   - A partition without a commit (or of a group or topic that does not
+//     exist) answers offset -1, leader epoch -1, metadata "" and no error:
+//     consumers then apply their reset policy. GROUP_ID_NOT_FOUND is never
+//     answered.
+//   - Null Topics (v2+) lists every offset the group committed.
+//   - RequireStable (v7+) is ignored: without transactions every commit is
+//     stable.
+//
+// Version notes:
+//   - v2: null Topics means all; top-level ErrorCode
+//   - v5: LeaderEpoch
+//   - v6: flexible versions
+//   - v7: RequireStable
+//   - v8: a batch of Groups (KIP-709)
+
+// fetchedTopic is one topic of an OffsetFetch answer, in either form.
+type fetchedTopic struct {
+	topic      string
+	partitions []fetchedOffset
+}
+
+type fetchedOffset struct {
+	partition int32
+	offset    int64
+	epoch     int32
+	metadata  string
+	code      int16
+}
+
+func (k *Kafka) offsetFetch(req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetchResponse {
+	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+	if req.Version < 8 {
+		var asked []kmsg.OffsetFetchRequestGroupTopic
+		for _, t := range req.Topics {
+			asked = append(asked, kmsg.OffsetFetchRequestGroupTopic{Topic: t.Topic, Partitions: t.Partitions})
+		}
+		topics, code := k.fetchOffsets(req.Group, asked, req.Version >= 2 && req.Topics == nil)
+		resp.ErrorCode = code
+		resp.Topics = make([]kmsg.OffsetFetchResponseTopic, 0, len(topics))
+		for _, t := range topics {
+			rt := kmsg.OffsetFetchResponseTopic{Topic: t.topic}
+			for _, p := range t.partitions {
+				rt.Partitions = append(rt.Partitions, kmsg.OffsetFetchResponseTopicPartition{
+					Partition: p.partition, Offset: p.offset, LeaderEpoch: p.epoch,
+					Metadata: strPtr(p.metadata), ErrorCode: p.code,
+				})
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp
+	}
+	resp.Groups = make([]kmsg.OffsetFetchResponseGroup, 0, len(req.Groups))
+	for _, g := range req.Groups {
+		topics, code := k.fetchOffsets(g.Group, g.Topics, g.Topics == nil)
+		rg := kmsg.OffsetFetchResponseGroup{Group: g.Group, ErrorCode: code}
+		for _, t := range topics {
+			rt := kmsg.OffsetFetchResponseGroupTopic{Topic: t.topic}
+			for _, p := range t.partitions {
+				rt.Partitions = append(rt.Partitions, kmsg.OffsetFetchResponseGroupTopicPartition{
+					Partition: p.partition, Offset: p.offset, LeaderEpoch: p.epoch,
+					Metadata: strPtr(p.metadata), ErrorCode: p.code,
+				})
+			}
+			rg.Topics = append(rg.Topics, rt)
+		}
+		resp.Groups = append(resp.Groups, rg)
+	}
+	return resp
+}
+
+// fetchOffsets answers one group's OffsetFetch: the asked partitions, or
+// every committed one when all is set; the code is the group's error.
+func (k *Kafka) fetchOffsets(group string, asked []kmsg.OffsetFetchRequestGroupTopic, all bool) ([]fetchedTopic, int16) {
+	if group == "" {
+		// Every asked partition carries the error too (v0-1 have no
+		// top-level code).
+		var topics []fetchedTopic
+		for _, t := range asked {
+			ft := fetchedTopic{topic: t.Topic}
+			for _, p := range t.Partitions {
+				ft.partitions = append(ft.partitions, fetchedOffset{partition: p, offset: -1, epoch: -1, code: kerr.InvalidGroupID.Code})
+			}
+			topics = append(topics, ft)
+		}
+		return topics, kerr.InvalidGroupID.Code
+	}
+	if all {
+		commits, err := k.store.CommittedOffsets(group)
+		if err != nil {
+			return nil, k.errCode(err)
+		}
+		return groupCommits(commits), 0
+	}
+	topics := make([]fetchedTopic, 0, len(asked))
+	for _, t := range asked {
+		ft := fetchedTopic{topic: t.Topic, partitions: make([]fetchedOffset, 0, len(t.Partitions))}
+		for _, p := range t.Partitions {
+			ft.partitions = append(ft.partitions, k.fetchOffset(group, t.Topic, p))
+		}
+		topics = append(topics, ft)
+	}
+	return topics, 0
+}
+
+// fetchOffset answers one partition: its commit, or -1 with no error.
+func (k *Kafka) fetchOffset(group, topic string, partition int32) fetchedOffset {
+	none := fetchedOffset{partition: partition, offset: -1, epoch: -1}
+	c, ok, err := k.store.CommittedOffset(group, topic, partition)
+	switch {
+	case err != nil && !isUnknownTopic(err):
+		none.code = k.errCode(err)
+		return none
+	case err != nil || !ok:
+		return none
+	}
+	return committed(c)
+}
+
+// groupCommits turns a group's commits (sorted by topic and partition)
+// into an answer.
+func groupCommits(commits []raftstore.OffsetCommit) []fetchedTopic {
+	var topics []fetchedTopic
+	for _, c := range commits {
+		if len(topics) == 0 || topics[len(topics)-1].topic != c.Topic {
+			topics = append(topics, fetchedTopic{topic: c.Topic})
+		}
+		t := &topics[len(topics)-1]
+		t.partitions = append(t.partitions, committed(c))
+	}
+	return topics
+}
+
+func committed(c raftstore.OffsetCommit) fetchedOffset {
+	f := fetchedOffset{partition: c.Partition, offset: c.Offset, epoch: c.LeaderEpoch}
+	if c.Metadata != nil {
+		f.metadata = *c.Metadata
+	}
+	return f
+}
