@@ -29,7 +29,8 @@ const (
 	DefaultHTTPMaxInflightScrapes = 8
 )
 
-// HTTPConfig configures the HTTP endpoint (/healthz, /readyz, /metrics).
+// HTTPConfig configures the HTTP endpoint (/healthz, /readyz, /metrics,
+// and the admin API when Mappings is set).
 // The zero value of every optional field means "use the default"; it never
 // means "unlimited".
 type HTTPConfig struct {
@@ -42,6 +43,9 @@ type HTTPConfig struct {
 	Ready func() error
 	// Gatherer provides the metrics served on /metrics. Required.
 	Gatherer prometheus.Gatherer
+	// Mappings, when set, serves the mapping admin API (/admin/mappings);
+	// it returns nil while the node cannot change mappings yet (503).
+	Mappings func() MappingAdmin
 	// Logger receives serve errors. Nil discards them.
 	Logger *slog.Logger
 
@@ -225,6 +229,9 @@ func newHTTPHandler(cfg HTTPConfig) http.Handler {
 		ErrorHandling:       promhttp.HTTPErrorOnError,
 		MaxRequestsInFlight: cfg.MaxInflightScrapes,
 	}))
+	if cfg.Mappings != nil {
+		addAdminRoutes(mux, cfg.Mappings)
+	}
 	return mux
 }
 

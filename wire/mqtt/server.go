@@ -2,16 +2,15 @@ package mqtt
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"tributary/cluster"
+	"tributary/wire"
 	"tributary/mqttcodec"
 )
 
@@ -21,13 +20,6 @@ import (
 // accepted: answering costs a goroutine per connection for up to
 // ConnectTimeout, which a flood must not be able to multiply.
 const refusingConns = 1024
-
-// Accept back-off after a transient error (out of file descriptors, say),
-// as net/http does.
-const (
-	minAcceptBackoff = 5 * time.Millisecond
-	maxAcceptBackoff = time.Second
-)
 
 // Server is the MQTT listener of a node: it accepts connections and runs
 // one connection state machine per client. It is safe for concurrent use;
@@ -47,8 +39,7 @@ type Server struct {
 	cancel context.CancelFunc
 	nextID atomic.Uint64
 
-	warnMu sync.Mutex
-	warned map[string]*warnState // by message
+	warned *wire.WarnLimiter
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -100,7 +91,7 @@ func listen(cfg Config, hooks testHooks) (*Server, error) {
 		cfg: cfg, node: cfg.Node, ln: ln, log: cfg.Logger, metrics: m,
 		hooks: hooks, now: hooks.now, ctx: ctx, cancel: cancel,
 		conns:      make(map[*conn]struct{}),
-		warned:     make(map[string]*warnState),
+		warned:     wire.NewWarnLimiter(cfg.Logger),
 		acceptDone: make(chan struct{}),
 		done:       make(chan struct{}),
 	}
@@ -203,42 +194,9 @@ func (s *Server) snapshot() []*conn {
 
 func (s *Server) acceptLoop() {
 	defer close(s.acceptDone)
-	backoff := time.Duration(0)
-	for {
-		nc, err := s.ln.Accept()
-		if err == nil {
-			backoff = 0
-			s.start(nc)
-			continue
-		}
-		if errors.Is(err, net.ErrClosed) {
-			return
-		}
-		if !transientAcceptError(err) {
-			s.failed(fmt.Errorf("mqtt: accept: %w", err))
-			return
-		}
-		backoff = min(max(2*backoff, minAcceptBackoff), maxAcceptBackoff)
-		s.warn("mqtt accept failed; retrying", "err", err, "backoff", backoff)
-		time.Sleep(backoff)
+	if err := wire.AcceptLoop(s.ln, s.start, s.warn); err != nil {
+		s.failed(fmt.Errorf("mqtt: accept: %w", err))
 	}
-}
-
-// transientAcceptError reports an accept error that passes by itself: a
-// connection reset before it was accepted, or a descriptor or memory
-// shortage.
-func transientAcceptError(err error) bool {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return true
-	}
-	for _, e := range []error{syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EMFILE,
-		syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.EINTR} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
 }
 
 // failed records why accepting stopped and ends the server.
@@ -295,37 +253,5 @@ func (s *Server) forget(c *conn) {
 	s.running.Done()
 }
 
-// warnInterval is how often one warning message may be logged.
-const warnInterval = 10 * time.Second
-
-// warnState is when a warning was last logged and how many were
-// suppressed since.
-type warnState struct {
-	last       time.Time
-	suppressed int
-}
-
-// warn logs msg at Warn at most once per warnInterval, with the number of
-// repeats it suppressed meanwhile, as nats's rateLimitFormatWarnf does:
-// a fault that hits every connection must not flood the log. msg is a
-// constant, so the table stays small.
-func (s *Server) warn(msg string, args ...any) {
-	now := time.Now()
-	s.warnMu.Lock()
-	w := s.warned[msg]
-	if w == nil {
-		w = &warnState{}
-		s.warned[msg] = w
-	} else if now.Sub(w.last) < warnInterval {
-		w.suppressed++
-		s.warnMu.Unlock()
-		return
-	}
-	suppressed := w.suppressed
-	w.last, w.suppressed = now, 0
-	s.warnMu.Unlock()
-	if suppressed > 0 {
-		args = append(args, "suppressed", suppressed)
-	}
-	s.log.Warn(msg, args...)
-}
+// warn logs msg at Warn at most once per ten seconds (wire.WarnLimiter).
+func (s *Server) warn(msg string, args ...any) { s.warned.Warn(msg, args...) }

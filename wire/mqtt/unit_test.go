@@ -10,11 +10,12 @@ import (
 
 	"tributary/cluster"
 	"tributary/mqttcodec"
+	"tributary/wire"
 )
 
 // testConn is a connection with no socket, for the encoder's unit tests.
 func testConn(v mqttcodec.Version) *conn {
-	s := &Server{cfg: Config{}.withDefaults(), metrics: newMetrics(), log: testLogger(), warned: make(map[string]*warnState)}
+	s := &Server{cfg: Config{}.withDefaults(), metrics: newMetrics(), log: testLogger(), warned: wire.NewWarnLimiter(testLogger())}
 	s.now = func() time.Time { return time.UnixMilli(1_000_000) }
 	return &conn{srv: s, version: v, phase: phaseConnected}
 }
