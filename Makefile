@@ -21,7 +21,7 @@ help: ## list the targets
 build: ## build bin/tributary
 	$(GO) build -o $(BIN) ./cmd/tributary
 
-run: build ## build, then run one node with the defaults (data in ./data, MQTT 127.0.0.1:1883, HTTP 127.0.0.1:8080, raft 127.0.0.1:7946)
+run: build ## build, then run one node with the defaults (data in ./data, MQTT 127.0.0.1:1883, Kafka 127.0.0.1:9092, HTTP 127.0.0.1:8080, raft 127.0.0.1:7946)
 	./$(BIN) serve
 
 test: test-deps vet ## install missing test dependencies, vet, then run every test with the race detector

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"tributary/cluster"
 )
 
 // Config is everything `tributary serve` can be told. Each field has a YAML
@@ -34,6 +36,18 @@ type Config struct {
 	MaxQueuedMessages   int           `yaml:"max_queued_messages"`
 	MaxInflightMessages int           `yaml:"max_inflight_messages"`
 	MaxSessionExpiry    time.Duration `yaml:"max_session_expiry"`
+
+	// The Kafka listener, its limits, and the MQTT<->Kafka mappings.
+	KafkaAddr              string `yaml:"kafka_addr"`
+	AdvertiseKafka         string `yaml:"advertise_kafka"`
+	KafkaMaxRequestBytes   int    `yaml:"kafka_max_request_bytes"`
+	KafkaAutoCreateTopics  bool   `yaml:"kafka_auto_create_topics"`
+	KafkaDefaultPartitions int    `yaml:"kafka_default_partitions"`
+	KafkaMirrorTopic       string `yaml:"kafka_mirror_topic"`
+	KafkaMirrorPartitions  int    `yaml:"kafka_mirror_partitions"`
+	// Mappings are (re)applied at every start; the config file is the only
+	// place to name them (the admin endpoint changes them at runtime).
+	Mappings []cluster.MappingSpec `yaml:"mappings"`
 }
 
 // maxNodeIDBytes bounds a node id: it travels in every raft configuration
@@ -63,6 +77,12 @@ func defaultConfig() Config {
 		MaxQueuedMessages:   1000,
 		MaxInflightMessages: 1024,
 		MaxSessionExpiry:    24 * time.Hour,
+
+		KafkaAddr:              "127.0.0.1:9092",
+		KafkaMaxRequestBytes:   100 << 20,
+		KafkaDefaultPartitions: 1,
+		KafkaMirrorTopic:       "mqtt",
+		KafkaMirrorPartitions:  4,
 	}
 }
 
@@ -78,8 +98,8 @@ type option struct {
 	copy func(dst, src *Config)
 }
 
-// newOption builds the option of a string, int or time.Duration field.
-func newOption[T string | int | time.Duration](name, key, usage string, field func(*Config) *T) option {
+// newOption builds the option of a string, int, bool or time.Duration field.
+func newOption[T string | int | bool | time.Duration](name, key, usage string, field func(*Config) *T) option {
 	return option{
 		flag: name, key: key, usage: usage,
 		bind: func(fs *flag.FlagSet, c *Config) {
@@ -88,6 +108,8 @@ func newOption[T string | int | time.Duration](name, key, usage string, field fu
 				fs.StringVar(p, name, *p, usage)
 			case *int:
 				fs.IntVar(p, name, *p, usage)
+			case *bool:
+				fs.BoolVar(p, name, *p, usage)
 			case *time.Duration:
 				fs.DurationVar(p, name, *p, usage)
 			}
@@ -132,10 +154,33 @@ var (
 		"longest a session outlives its connection; MQTT 3.1.1 persistent sessions get exactly this",
 		func(c *Config) *time.Duration { return &c.MaxSessionExpiry })
 
+	optKafkaAddr = newOption("kafka-addr", "kafka_addr", "host:port of the Kafka listener",
+		func(c *Config) *string { return &c.KafkaAddr })
+	optAdvertiseKafka = newOption("advertise-kafka", "advertise_kafka",
+		"host:port Kafka clients are told to connect to (Metadata); default: kafka_addr",
+		func(c *Config) *string { return &c.AdvertiseKafka })
+	optKafkaMaxRequestBytes = newOption("kafka-max-request-bytes", "kafka_max_request_bytes",
+		"largest Kafka request accepted (Kafka's socket.request.max.bytes); a bigger one closes the connection",
+		func(c *Config) *int { return &c.KafkaMaxRequestBytes })
+	optKafkaAutoCreateTopics = newOption("kafka-auto-create-topics", "kafka_auto_create_topics",
+		"create a topic a Metadata request names and allows to create",
+		func(c *Config) *bool { return &c.KafkaAutoCreateTopics })
+	optKafkaDefaultPartitions = newOption("kafka-default-partitions", "kafka_default_partitions",
+		"partitions of a topic created without a count (CreateTopics with -1, auto-creation), 1 to 10000",
+		func(c *Config) *int { return &c.KafkaDefaultPartitions })
+	optKafkaMirrorTopic = newOption("kafka-mirror-topic", "kafka_mirror_topic",
+		"Kafka topic mirroring the whole MQTT namespace both ways (key = MQTT topic); empty turns the mirror off",
+		func(c *Config) *string { return &c.KafkaMirrorTopic })
+	optKafkaMirrorPartitions = newOption("kafka-mirror-partitions", "kafka_mirror_partitions",
+		"partitions of the mirror topic when it is created, 1 to 10000",
+		func(c *Config) *int { return &c.KafkaMirrorPartitions })
+
 	// options lists every Config field in the order usage prints them.
 	options = []option{optNodeID, optDataDir, optHTTPAddr, optRaftAddr, optMQTTAddr, optLogLevel, optLogFormat,
 		optMaxPacketBytes, optMaxKeepAlive, optReceiveMaximum, optMaxConnections,
-		optMaxQueuedMessages, optMaxInflightMessages, optMaxSessionExpiry}
+		optMaxQueuedMessages, optMaxInflightMessages, optMaxSessionExpiry,
+		optKafkaAddr, optAdvertiseKafka, optKafkaMaxRequestBytes, optKafkaAutoCreateTopics,
+		optKafkaDefaultPartitions, optKafkaMirrorTopic, optKafkaMirrorPartitions}
 )
 
 // name is how errors refer to an option: by key and flag, because the
@@ -321,6 +366,13 @@ func (c Config) Validate() error {
 	if msg := checkAddr(c.MQTTAddr); msg != "" {
 		add(optMQTTAddr, "%s", msg)
 	}
+	if msg := checkAddr(c.KafkaAddr); msg != "" {
+		add(optKafkaAddr, "%s", msg)
+	}
+	if msg := checkAdvertise(c.AdvertiseKafka, c.KafkaAddr); msg != "" {
+		add(optAdvertiseKafka, "%s", msg)
+	}
+	errs = append(errs, c.validateMappings()...)
 	checkDistinct(add, c)
 	c.validateLimits(add)
 	if _, ok := logLevels[c.LogLevel]; !ok {
@@ -379,6 +431,9 @@ func checkDistinct(add func(option, string, ...any), c Config) {
 	if c.MQTTAddr != "" && (c.MQTTAddr == c.HTTPAddr || c.MQTTAddr == c.RaftAddr) {
 		add(optMQTTAddr, "is the same address as another listener (%s)", c.MQTTAddr)
 	}
+	if c.KafkaAddr != "" && (c.KafkaAddr == c.HTTPAddr || c.KafkaAddr == c.RaftAddr || c.KafkaAddr == c.MQTTAddr) {
+		add(optKafkaAddr, "is the same address as another listener (%s)", c.KafkaAddr)
+	}
 }
 
 // validateLimits checks the MQTT limits against the ranges the protocol
@@ -394,6 +449,9 @@ func (c Config) validateLimits(add func(option, string, ...any)) {
 	inRange(optMaxConnections, c.MaxConnections, 1, 10_000_000)
 	inRange(optMaxQueuedMessages, c.MaxQueuedMessages, 1, 65000)
 	inRange(optMaxInflightMessages, c.MaxInflightMessages, 1, 65535)
+	inRange(optKafkaMaxRequestBytes, c.KafkaMaxRequestBytes, 1024, 1<<30)
+	inRange(optKafkaDefaultPartitions, c.KafkaDefaultPartitions, 1, 10_000)
+	inRange(optKafkaMirrorPartitions, c.KafkaMirrorPartitions, 1, 10_000)
 	if c.MaxKeepAlive < time.Second || c.MaxKeepAlive > 65535*time.Second || c.MaxKeepAlive%time.Second != 0 {
 		add(optMaxKeepAlive, "%v is not a whole number of seconds in [1s, 65535s]", c.MaxKeepAlive)
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"tributary/cluster"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -40,6 +42,8 @@ func TestLoadServeConfig_Defaults(t *testing.T) {
 		MQTTAddr: "127.0.0.1:1883", MaxPacketBytes: 1 << 20, MaxKeepAlive: 65535 * time.Second,
 		ReceiveMaximum: 1024, MaxConnections: 100_000, MaxQueuedMessages: 1000,
 		MaxInflightMessages: 1024, MaxSessionExpiry: 24 * time.Hour,
+		KafkaAddr: "127.0.0.1:9092", KafkaMaxRequestBytes: 100 << 20, KafkaDefaultPartitions: 1,
+		KafkaMirrorTopic: "mqtt", KafkaMirrorPartitions: 4,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Fatalf("defaults (-want +got):\n%s", diff)
@@ -53,7 +57,10 @@ func TestLoadServeConfig_EveryFlag(t *testing.T) {
 		"--log-level", "debug", "--log-format", "json",
 		"--mqtt-addr", "0.0.0.0:1884", "--max-packet-bytes", "4096", "--max-keep-alive", "2m",
 		"--receive-maximum", "10", "--max-connections", "50", "--max-queued-messages", "7",
-		"--max-inflight-messages", "3", "--max-session-expiry", "1h")
+		"--max-inflight-messages", "3", "--max-session-expiry", "1h",
+		"--kafka-addr", "0.0.0.0:19092", "--advertise-kafka", "kafka-1.example:19092",
+		"--kafka-max-request-bytes", "2048", "--kafka-auto-create-topics",
+		"--kafka-default-partitions", "3", "--kafka-mirror-topic", "", "--kafka-mirror-partitions", "2")
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
@@ -63,6 +70,8 @@ func TestLoadServeConfig_EveryFlag(t *testing.T) {
 		MQTTAddr: "0.0.0.0:1884", MaxPacketBytes: 4096, MaxKeepAlive: 2 * time.Minute,
 		ReceiveMaximum: 10, MaxConnections: 50, MaxQueuedMessages: 7,
 		MaxInflightMessages: 3, MaxSessionExpiry: time.Hour,
+		KafkaAddr: "0.0.0.0:19092", AdvertiseKafka: "kafka-1.example:19092", KafkaMaxRequestBytes: 2048,
+		KafkaAutoCreateTopics: true, KafkaDefaultPartitions: 3, KafkaMirrorTopic: "", KafkaMirrorPartitions: 2,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Fatalf("flags (-want +got):\n%s", diff)
@@ -98,6 +107,9 @@ max_queued_messages: 5
 		MaxQueuedMessages:   5, // file
 		MaxInflightMessages: 1024,
 		MaxSessionExpiry:    90 * time.Minute, // file, a duration string
+
+		KafkaAddr: "127.0.0.1:9092", KafkaMaxRequestBytes: 100 << 20, KafkaDefaultPartitions: 1,
+		KafkaMirrorTopic: "mqtt", KafkaMirrorPartitions: 4,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Fatalf("precedence (-want +got):\n%s", diff)
@@ -283,6 +295,38 @@ func TestNewLogger_LevelAndFormat(t *testing.T) {
 	}
 }
 
+// Mappings are written in the config file as users read them in the
+// README; unknown keys inside a mapping are refused like any other.
+func TestLoadServeConfig_Mappings(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(t, "--config", writeConfig(t, `
+kafka_mirror_topic: ""
+mappings:
+  - name: telemetry
+    mqtt_to_kafka: {filters: ["sensors/+/temp", "sensors/+/hum"], kafka_topic: telemetry, partitions: 8, key: "{level:1}"}
+  - name: commands
+    kafka_to_mqtt: {kafka_topic: device-commands, mqtt_topic: "devices/{key}/cmd", qos: 1}
+`))
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	want := []cluster.MappingSpec{
+		{Name: "telemetry", MQTTToKafka: &cluster.MQTTToKafkaSpec{Filters: []string{"sensors/+/temp", "sensors/+/hum"},
+			KafkaTopic: "telemetry", Partitions: 8, Key: "{level:1}"}},
+		{Name: "commands", KafkaToMQTT: &cluster.KafkaToMQTTSpec{KafkaTopic: "device-commands", MQTTTopic: "devices/{key}/cmd", QoS: 1}},
+	}
+	if diff := cmp.Diff(want, cfg.Mappings); diff != "" {
+		t.Fatalf("mappings (-want +got):\n%s", diff)
+	}
+	if cfg.mirrorMappings() != nil {
+		t.Errorf("an empty kafka_mirror_topic still yields the mirror mappings")
+	}
+	_, err = load(t, "--config", writeConfig(t, "mappings:\n  - name: x\n    mqtt_to_kafka: {filter: [a]}\n"))
+	if err == nil || !strings.Contains(err.Error(), `unknown key "filter"`) {
+		t.Fatalf("a misspelt mapping key: %v, want unknown key \"filter\"", err)
+	}
+}
+
 func TestReportConfigError_OneProblemPerLine(t *testing.T) {
 	t.Parallel()
 	cfg := defaultConfig()
@@ -314,6 +358,14 @@ func TestConfigValidate_Limits(t *testing.T) {
 		{"expiry-negative", func(c *Config) { c.MaxSessionExpiry = -time.Second }, "max_session_expiry"},
 		{"mqtt-same-as-http", func(c *Config) { c.MQTTAddr = c.HTTPAddr }, "mqtt_addr (--mqtt-addr): is the same address"},
 		{"mqtt-port-zero", func(c *Config) { c.MQTTAddr = "127.0.0.1:0" }, "mqtt_addr (--mqtt-addr)"},
+		{"kafka-same-as-mqtt", func(c *Config) { c.KafkaAddr = c.MQTTAddr }, "kafka_addr (--kafka-addr): is the same address"},
+		{"kafka-any-unadvertised", func(c *Config) { c.KafkaAddr = "0.0.0.0:9092" }, "advertise_kafka (--advertise-kafka): \"0.0.0.0:9092\" is not an address clients can connect to"},
+		{"kafka-request-tiny", func(c *Config) { c.KafkaMaxRequestBytes = 10 }, "kafka_max_request_bytes"},
+		{"kafka-partitions-zero", func(c *Config) { c.KafkaDefaultPartitions = 0 }, "kafka_default_partitions"},
+		{"mapping-no-direction", func(c *Config) { c.Mappings = []cluster.MappingSpec{{Name: "m"}} }, "mappings[0] (m): set exactly one of"},
+		{"mapping-reserved-name", func(c *Config) {
+			c.Mappings = []cluster.MappingSpec{{Name: mirrorToKafka, KafkaToMQTT: &cluster.KafkaToMQTTSpec{KafkaTopic: "t"}}}
+		}, "is used twice or is reserved"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -51,7 +51,7 @@ func testLifecycle(t *testing.T, bin string) {
 	dataDir := filepath.Join(t.TempDir(), "data") // serve must create it
 	httpAddr, raftAddr := freeAddr(t), freeAddr(t)
 	args := []string{"serve", "--data-dir", dataDir, "--http-addr", httpAddr, "--raft-addr", raftAddr,
-		"--mqtt-addr", freeAddr(t)}
+		"--mqtt-addr", freeAddr(t), "--kafka-addr", freeAddr(t)}
 
 	p := startProcess(t, bin, args...)
 	code, body := waitStatus(t, p, "http://"+httpAddr+"/healthz", http.StatusOK)
@@ -123,13 +123,14 @@ func testConfigMistakes(t *testing.T, bin string) {
 
 func testConfigFileAndFlag(t *testing.T, bin string) {
 	dir := t.TempDir()
-	fileHTTP, flagHTTP, raftAddr, mqttAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	fileHTTP, flagHTTP, raftAddr, mqttAddr, kafkaAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	cfgPath := filepath.Join(dir, "tributary.yaml")
 	writeFile(t, cfgPath, "node_id: e2e-node\n"+
 		"data_dir: "+filepath.Join(dir, "data")+"\n"+
 		"http_addr: "+fileHTTP+"\n"+
 		"raft_addr: "+raftAddr+"\n"+
 		"mqtt_addr: "+mqttAddr+"\n"+
+		"kafka_addr: "+kafkaAddr+"\n"+
 		"log_format: json\n")
 
 	p := startProcess(t, bin, "serve", "--config", cfgPath, "--http-addr", flagHTTP)
@@ -141,6 +142,11 @@ func testConfigFileAndFlag(t *testing.T, bin string) {
 	}
 	if c, err := net.DialTimeout("tcp", mqttAddr, exitWithin); err != nil {
 		t.Errorf("mqtt_addr from the file is not listening: %v", err)
+	} else {
+		c.Close()
+	}
+	if c, err := net.DialTimeout("tcp", kafkaAddr, exitWithin); err != nil {
+		t.Errorf("kafka_addr from the file is not listening: %v", err)
 	} else {
 		c.Close()
 	}

@@ -35,6 +35,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runServe(args[1:], stderr)
 	case "bench":
 		return runBench(args[1:], stdout, stderr)
+	case "mappings":
+		return runMappings(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		return runHelp(args[1:], stdout, stderr)
 	default:
@@ -50,6 +52,7 @@ func usage(w io.Writer) {
 Usage:
   tributary serve [flags]   run a node (tributary help serve lists the flags)
   tributary bench [flags]   drive an MQTT broker with load and report rates and latency
+  tributary mappings ...    list, set or delete a running node's MQTT<->Kafka mappings
   tributary help [command]  print this help, or a command's
 
 `)

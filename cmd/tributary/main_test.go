@@ -100,14 +100,14 @@ func TestWaitStop(t *testing.T) {
 	t.Run("signal is a clean stop", func(t *testing.T) {
 		sigs := make(chan os.Signal, 1)
 		sigs <- syscall.SIGTERM
-		if err := waitStop(log, sigs, newFakePart(), newFakePart(), newFakePart()); err != nil {
+		if err := waitStop(log, sigs, newFakePart(), newFakePart(), newFakePart(), newFakePart()); err != nil {
 			t.Fatalf("waitStop after SIGTERM = %v, want nil", err)
 		}
 	})
 	t.Run("store failure", func(t *testing.T) {
 		store := newFakePart()
 		store.fail(errDisk)
-		err := waitStop(log, make(chan os.Signal), store, newFakePart(), newFakePart())
+		err := waitStop(log, make(chan os.Signal), store, newFakePart(), newFakePart(), newFakePart())
 		if !errors.Is(err, errDisk) || !strings.Contains(err.Error(), "raft store stopped") {
 			t.Fatalf("waitStop after a store failure = %v, want it to wrap %v", err, errDisk)
 		}
@@ -115,7 +115,7 @@ func TestWaitStop(t *testing.T) {
 	t.Run("http failure", func(t *testing.T) {
 		http := newFakePart()
 		http.fail(net.ErrClosed)
-		err := waitStop(log, make(chan os.Signal), newFakePart(), http, newFakePart())
+		err := waitStop(log, make(chan os.Signal), newFakePart(), http, newFakePart(), newFakePart())
 		if !errors.Is(err, net.ErrClosed) || !strings.Contains(err.Error(), "http endpoint stopped") {
 			t.Fatalf("waitStop after an HTTP failure = %v, want it to wrap net.ErrClosed", err)
 		}
@@ -123,9 +123,17 @@ func TestWaitStop(t *testing.T) {
 	t.Run("mqtt failure", func(t *testing.T) {
 		mqtt := newFakePart()
 		mqtt.fail(net.ErrClosed)
-		err := waitStop(log, make(chan os.Signal), newFakePart(), newFakePart(), mqtt)
+		err := waitStop(log, make(chan os.Signal), newFakePart(), newFakePart(), mqtt, newFakePart())
 		if !errors.Is(err, net.ErrClosed) || !strings.Contains(err.Error(), "mqtt listener stopped") {
 			t.Fatalf("waitStop after an MQTT listener failure = %v, want it to wrap net.ErrClosed", err)
+		}
+	})
+	t.Run("kafka failure", func(t *testing.T) {
+		kafka := newFakePart()
+		kafka.fail(net.ErrClosed)
+		err := waitStop(log, make(chan os.Signal), newFakePart(), newFakePart(), newFakePart(), kafka)
+		if !errors.Is(err, net.ErrClosed) || !strings.Contains(err.Error(), "kafka listener stopped") {
+			t.Fatalf("waitStop after a Kafka listener failure = %v, want it to wrap net.ErrClosed", err)
 		}
 	})
 }

@@ -25,6 +25,8 @@ type testNode struct {
 	dataDir  string
 	httpAddr string
 	mqttAddr string
+	// kafkaAddr is the Kafka listener, advertised as is.
+	kafkaAddr string
 }
 
 // startNode runs a node on free loopback ports and waits until it is ready.
@@ -32,10 +34,10 @@ func startNode(t *testing.T, bin string, extra ...string) *testNode {
 	t.Helper()
 	n := &testNode{
 		bin: bin, dataDir: filepath.Join(t.TempDir(), "data"),
-		httpAddr: freeAddr(t), mqttAddr: freeAddr(t),
+		httpAddr: freeAddr(t), mqttAddr: freeAddr(t), kafkaAddr: freeAddr(t),
 	}
 	n.args = append([]string{"serve", "--data-dir", n.dataDir, "--http-addr", n.httpAddr,
-		"--raft-addr", freeAddr(t), "--mqtt-addr", n.mqttAddr}, extra...)
+		"--raft-addr", freeAddr(t), "--mqtt-addr", n.mqttAddr, "--kafka-addr", n.kafkaAddr}, extra...)
 	n.restart(t)
 	return n
 }

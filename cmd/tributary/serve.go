@@ -17,6 +17,7 @@ import (
 	"tributary/cluster"
 	"tributary/raftstore"
 	"tributary/wire"
+	"tributary/wire/kafka"
 	"tributary/wire/mqtt"
 )
 
@@ -28,6 +29,10 @@ const httpShutdownTimeout = 5 * time.Second
 // log replay, say): the process is up, so /healthz already says so.
 var errStarting = errors.New("tributary: starting: raft store not open yet")
 
+// errListeners is /readyz's answer while the MQTT and Kafka listeners are
+// not all open yet.
+var errListeners = errors.New("tributary: starting: listeners not open yet")
+
 // node holds what serve started, so shutdown can stop it in reverse order.
 type node struct {
 	log     *slog.Logger
@@ -36,6 +41,20 @@ type node struct {
 	store   atomic.Pointer[raftstore.Store]
 	broker  atomic.Pointer[cluster.Node]
 	mqtt    *mqtt.Server
+	kafka   *cluster.Kafka
+	kafkaLn *kafka.Server
+	// serving is set once every listener is up: /readyz says ready only
+	// then, so a probe never sends clients to a port not yet open.
+	serving atomic.Bool
+}
+
+// mappingAdmin is the HTTP admin endpoint's view of the broker: nil until
+// it has started.
+func (n *node) mappingAdmin() wire.MappingAdmin {
+	if b := n.broker.Load(); b != nil {
+		return b
+	}
+	return nil
 }
 
 // ready is the HTTP endpoint's readiness callback.
@@ -44,7 +63,13 @@ func (n *node) ready() error {
 	if s == nil {
 		return errStarting
 	}
-	return s.Ready()
+	if err := s.Ready(); err != nil {
+		return err
+	}
+	if !n.serving.Load() {
+		return errListeners
+	}
+	return nil
 }
 
 // serve runs one node until a signal arrives on sigs or a part of it stops
@@ -63,10 +88,10 @@ func serve(cfg Config, log *slog.Logger, sigs chan os.Signal) int {
 	}
 	log.Info("tributary started",
 		"http_addr", n.http.Addr().String(), "raft_addr", n.cluster.Addr().String(),
-		"mqtt_addr", n.mqtt.Addr().String(), "data_dir", cfg.DataDir)
+		"mqtt_addr", n.mqtt.Addr().String(), "kafka_addr", n.kafkaLn.Addr().String(), "data_dir", cfg.DataDir)
 
 	code := exitOK
-	if err := waitStop(log, sigs, n.store.Load(), n.http, n.mqtt); err != nil {
+	if err := waitStop(log, sigs, n.store.Load(), n.http, n.mqtt, n.kafkaLn); err != nil {
 		log.Error("shutting down after a fatal error", "err", err)
 		code = exitFailure
 	}
@@ -86,9 +111,9 @@ type stoppable interface {
 }
 
 // waitStop blocks until a signal arrives (it returns nil: a clean stop) or
-// the store, the HTTP endpoint or the MQTT listener stops by itself (it
-// returns why).
-func waitStop(log *slog.Logger, sigs chan os.Signal, store, http, mqtt stoppable) error {
+// the store, the HTTP endpoint or a listener stops by itself (it returns
+// why).
+func waitStop(log *slog.Logger, sigs chan os.Signal, store, http, mqtt, kafka stoppable) error {
 	select {
 	case sig := <-sigs:
 		signal.Stop(sigs)
@@ -100,6 +125,8 @@ func waitStop(log *slog.Logger, sigs chan os.Signal, store, http, mqtt stoppable
 		return fmt.Errorf("tributary: http endpoint stopped: %w", http.Err())
 	case <-mqtt.Done():
 		return fmt.Errorf("tributary: mqtt listener stopped: %w", mqtt.Err())
+	case <-kafka.Done():
+		return fmt.Errorf("tributary: kafka listener stopped: %w", kafka.Err())
 	}
 }
 
@@ -119,7 +146,7 @@ func (n *node) start(cfg Config) error {
 		}
 	}
 	hs, err := wire.ListenHTTP(wire.HTTPConfig{
-		Addr: cfg.HTTPAddr, Ready: n.ready, Gatherer: reg, Logger: n.log,
+		Addr: cfg.HTTPAddr, Ready: n.ready, Gatherer: reg, Logger: n.log, Mappings: n.mappingAdmin,
 	})
 	if err != nil {
 		return err
@@ -167,6 +194,9 @@ func (n *node) startBroker(cfg Config, store *raftstore.Store, reg prometheus.Re
 		return err
 	}
 	n.broker.Store(broker)
+	if err := n.startKafka(cfg, broker, reg); err != nil {
+		return err
+	}
 	ms, err := mqtt.Listen(mqtt.Config{
 		Addr:           cfg.MQTTAddr,
 		Node:           broker,
@@ -181,12 +211,81 @@ func (n *node) startBroker(cfg Config, store *raftstore.Store, reg prometheus.Re
 		return err
 	}
 	n.mqtt = ms
+	n.serving.Store(true)
+	return nil
+}
+
+// startKafka (re)applies the configured mappings, then starts the Kafka
+// side of the broker and its listener.
+func (n *node) startKafka(cfg Config, broker *cluster.Node, reg prometheus.Registerer) error {
+	if err := applyMappings(broker, cfg, n.log); err != nil {
+		return err
+	}
+	host, port := cfg.kafkaAdvertised()
+	k, err := cluster.NewKafka(broker, cluster.KafkaConfig{
+		AdvertiseHost:     host,
+		AdvertisePort:     port,
+		AutoCreateTopics:  cfg.KafkaAutoCreateTopics,
+		DefaultPartitions: int32(cfg.KafkaDefaultPartitions),
+	})
+	if err != nil {
+		return err
+	}
+	n.kafka = k
+	ks, err := kafka.Listen(kafka.Config{
+		Addr:            cfg.KafkaAddr,
+		Handler:         k,
+		MaxRequestBytes: cfg.KafkaMaxRequestBytes,
+		Logger:          n.log,
+		Registerer:      reg,
+	})
+	if err != nil {
+		return err
+	}
+	n.kafkaLn = ks
+	return nil
+}
+
+// mappingsTimeout bounds waiting for the store to be ready and applying
+// the configured mappings at start.
+const mappingsTimeout = time.Minute
+
+// applyMappings sets the mirror's mappings and those of the config file
+// through the log, once the store can take proposals; with the mirror
+// turned off, it removes the mirror's mappings a previous run set.
+func applyMappings(broker *cluster.Node, cfg Config, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), mappingsTimeout)
+	defer cancel()
+	if err := broker.WaitReady(ctx); err != nil {
+		return fmt.Errorf("tributary: apply mappings: %w", err)
+	}
+	specs := append(cfg.mirrorMappings(), cfg.Mappings...)
+	for _, spec := range specs {
+		if err := broker.SetMapping(ctx, spec); err != nil {
+			return fmt.Errorf("tributary: mapping %q: %w", spec.Name, err)
+		}
+	}
+	if cfg.KafkaMirrorTopic == "" {
+		for _, name := range []string{mirrorToKafka, mirrorToMQTT} {
+			if err := broker.DeleteMapping(ctx, name); err != nil && !errors.Is(err, cluster.ErrUnknownMapping) {
+				return fmt.Errorf("tributary: remove mirror mapping %q: %w", name, err)
+			}
+		}
+	}
+	log.Info("mappings applied", "mappings", len(specs), "mirror_topic", cfg.KafkaMirrorTopic)
 	return nil
 }
 
 // shutdown stops what start started, last first, and joins every error.
 func (n *node) shutdown() error {
 	var errs []error
+	if n.kafkaLn != nil {
+		errs = append(errs, n.kafkaLn.Close())
+		n.log.Info("kafka listener stopped")
+	}
+	if n.kafka != nil {
+		n.kafka.Close()
+	}
 	if n.mqtt != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)
 		errs = append(errs, n.mqtt.Shutdown(ctx))

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// kafkaToolWithin bounds one kcat or python run; it only turns a hang into
+// a failure.
+const kafkaToolWithin = 60 * time.Second
+
+func requireTool(t *testing.T, tool, pkg string) {
+	t.Helper()
+	if _, err := exec.LookPath(tool); err != nil {
+		t.Fatalf("%s not installed (make test installs %s): %v", tool, pkg, err)
+	}
+}
+
+// run runs a tool with stdin and returns its standard output, failing the
+// test (with the node's log) on a non-zero exit.
+func (n *testNode) run(t *testing.T, stdin, tool string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), kafkaToolWithin)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tool, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %q: %v\nstdout: %s\nstderr: %s\nnode log:\n%s", tool, args, err, out, stderr.String(), n.p.stderr())
+	}
+	return string(out)
+}
+
+// kcat runs Debian's kcat (librdkafka 2.0) against the node.
+func (n *testNode) kcat(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	return n.run(t, stdin, "kcat", append([]string{"-b", n.kafkaAddr, "-X", "socket.timeout.ms=20000"}, args...)...)
+}
+
+// TestKcatQuickStart is the README's Kafka quick start with real tools:
+// an MQTT publish read with kcat from the mirror topic, and a record
+// produced with kcat (with every compression codec librdkafka has)
+// delivered to an MQTT subscriber.
+func TestKcatQuickStart(t *testing.T) {
+	requireMosquittoClients(t)
+	requireTool(t, "kcat", "kcat")
+	bin := buildBinary(t)
+	n := startNode(t, bin)
+
+	n.mosq(t, "mosquitto_pub", "-t", "sensors/1/temp", "-m", "21.5", "-q", "1")
+	out := n.kcat(t, "", "-C", "-t", "mqtt", "-o", "beginning", "-c", "1", "-f", "%k %s\n")
+	if strings.TrimSpace(out) != "sensors/1/temp 21.5" {
+		t.Fatalf("kcat read %q from the mirror topic, want %q", out, "sensors/1/temp 21.5")
+	}
+
+	// A persistent session subscribed to the command topic collects what
+	// Kafka producers send while it is offline (the mirror publishes at QoS 1).
+	n.mosq(t, "mosquitto_sub", "-i", "device-7", "-c", "-q", "1", "-t", "devices/7/cmd", "-E")
+	codecs := []string{"none", "gzip", "snappy", "lz4", "zstd"}
+	for _, z := range codecs {
+		n.kcat(t, "devices/7/cmd:open-"+z+"\n", "-P", "-t", "mqtt", "-K:", "-z", z)
+	}
+	got := n.mosq(t, "mosquitto_sub", "-i", "device-7", "-c", "-q", "1", "-t", "devices/7/cmd",
+		"-C", fmt.Sprint(len(codecs)), "-W", "20", "-F", "%t %p")
+	var want []string
+	for _, z := range codecs {
+		want = append(want, "devices/7/cmd open-"+z)
+	}
+	if lines := strings.Split(strings.TrimSpace(got), "\n"); !slices.Equal(lines, want) {
+		t.Fatalf("mosquitto_sub got %q, want %q", lines, want)
+	}
+
+	// A kcat consumer group commits its offsets: a second run of the group
+	// starts after what the first one read.
+	first := n.kcat(t, "", "-G", "kcat-group", "-X", "auto.offset.reset=earliest", "-c", "6", "-f", "%s\n", "mqtt")
+	if c := strings.Count(first, "\n"); c != 6 {
+		t.Fatalf("group read %d records, want 6:\n%s", c, first)
+	}
+	n.kcat(t, "sensors/2/temp:after-group\n", "-P", "-t", "mqtt", "-K:")
+	second := n.kcat(t, "", "-G", "kcat-group", "-X", "auto.offset.reset=earliest", "-c", "1", "-f", "%s\n", "mqtt")
+	if strings.TrimSpace(second) != "after-group" {
+		t.Fatalf("the group's second run read %q, want only the record produced after its commit", second)
+	}
+	n.p.stop(t)
+}
+
+// confluentScript uses python3-confluent-kafka (librdkafka) as many Kafka
+// users do: AdminClient creates a topic, a Producer writes, a group
+// Consumer reads and commits, and committed() reads the commit back.
+const confluentScript = `
+import sys
+from confluent_kafka import Producer, Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+bootstrap = sys.argv[1]
+admin = AdminClient({"bootstrap.servers": bootstrap})
+for topic, f in admin.create_topics([NewTopic("py-topic", num_partitions=2, replication_factor=1)]).items():
+    f.result(30)
+
+p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+for i in range(20):
+    p.produce("py-topic", key=str(i % 4), value="m%d" % i)
+assert p.flush(30) == 0, "records not delivered"
+
+c = Consumer({"bootstrap.servers": bootstrap, "group.id": "py-group",
+              "auto.offset.reset": "earliest", "enable.auto.commit": False})
+c.subscribe(["py-topic"])
+seen = set()
+while len(seen) < 20:
+    m = c.poll(30)
+    assert m is not None, "no record within 30s; got %d" % len(seen)
+    assert m.error() is None, m.error()
+    seen.add(m.value().decode())
+c.commit(asynchronous=False)
+committed = c.committed([TopicPartition("py-topic", 0), TopicPartition("py-topic", 1)], timeout=30)
+# a partition no record went to has no commit (librdkafka shows -1001)
+print(sorted(seen) == sorted("m%d" % i for i in range(20)), sum(tp.offset for tp in committed if tp.offset >= 0))
+c.close()
+`
+
+// TestPythonConfluentKafka runs confluent-kafka-python from Debian
+// against a node.
+func TestPythonConfluentKafka(t *testing.T) {
+	requireTool(t, "/usr/bin/python3", "python3-confluent-kafka")
+	bin := buildBinary(t)
+	n := startNode(t, bin)
+	script := filepath.Join(t.TempDir(), "confluent_check.py")
+	if err := os.WriteFile(script, []byte(confluentScript), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := n.run(t, "", "/usr/bin/python3", script, n.kafkaAddr)
+	if strings.TrimSpace(out) != "True 20" {
+		t.Fatalf("confluent-kafka check printed %q, want \"True 20\" (all 20 records read, offsets 20 committed)", out)
+	}
+	n.p.stop(t)
+}
