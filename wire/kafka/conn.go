@@ -8,8 +8,10 @@ import (
 	"io"
 	"net"
 	"runtime/debug"
+	"slices"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/valyala/bytebufferpool"
 
 	"tributary/cluster"
@@ -133,7 +135,7 @@ func (c *conn) answer(frame []byte) error {
 			return closing(closeHandler, fmt.Errorf("api_key %d v%d: %w", h.APIKey, h.APIVersion, err))
 		}
 		if resp != nil {
-			out.B = kafkacodec.AppendResponse(out.B[:0], h.CorrelationID, resp)
+			out.B = kafkacodec.AppendResponse(slices.Grow(out.B[:0], responseSizeHint(resp)), h.CorrelationID, resp)
 		}
 	}
 	m := c.srv.metrics.api(h.APIKey)
@@ -155,6 +157,24 @@ func (c *conn) requestContext(h kafkacodec.RequestHeader) context.Context {
 		client.ClientID = *h.ClientID
 	}
 	return cluster.WithKafkaClient(c.srv.ctx, client)
+}
+
+// responseSizeHint sizes the output buffer of a Fetch response before it
+// is encoded, so the record batches are copied into it once instead of
+// again at every doubling of the buffer.
+func responseSizeHint(resp kmsg.Response) int {
+	f, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return 0
+	}
+	n := 64
+	for _, t := range f.Topics {
+		n += len(t.Topic) + 16
+		for _, p := range t.Partitions {
+			n += len(p.RecordBatches) + 64
+		}
+	}
+	return n
 }
 
 // apiVersionsKey is ApiVersions' API key, answered here.
