@@ -153,6 +153,14 @@ var (
 // stateCacheBytes is the state database's block cache.
 const stateCacheBytes = 256 << 20
 
+// stateMemTableBytes is the state database's memtable. Appended Kafka
+// batches share sstables with small keys rewritten all the time (partition
+// and producer state, queues), so every flushed file overlaps the last
+// ones and compactions rewrite the batches with them; fewer, larger
+// flushes rewrite them less often. Measured: BenchmarkKafkaProduce spent
+// 43% of its CPU in compactions with Pebble's default 4 MiB.
+const stateMemTableBytes = 64 << 20
+
 // fsmDBName is the database directory under the FSM's directory.
 const fsmDBName = "db"
 
@@ -198,6 +206,7 @@ func openStateDB(fs vfs.FS, path string, logger *slog.Logger) (*pebble.DB, uint6
 	// (Pebble's default is 8 MiB): a miss costs a pread and a fresh block
 	// buffer, which showed as a third of Fetch's time.
 	opts.CacheSize = stateCacheBytes
+	opts.MemTableSize = stateMemTableBytes
 	db, err := pebble.Open(path, opts)
 	if err != nil {
 		return nil, 0, fmt.Errorf("raftstore: open state db %s: %w", path, err)

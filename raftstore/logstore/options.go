@@ -140,6 +140,11 @@ func (o Options) pebbleOptions(log *pebbleLogger) *pebble.Options {
 		FlushDelayDeleteRange: tombstoneFlushDelay,
 		EventListener:         log.eventListener(),
 	}
+	// No block compression: an entry is mostly payloads (MQTT messages,
+	// Kafka batches a producer often compressed already), written once
+	// and deleted after the next snapshot; compressing them costs CPU in
+	// every flush for little space.
+	popts.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionNone })
 	// Keys only grow, so flushed sstables rarely overlap and Pebble moves
 	// them down the LSM without rewriting them; the default leveling and
 	// compaction concurrency suit that.
