@@ -134,16 +134,32 @@ func (c *conn) answer(frame []byte) error {
 		if err != nil {
 			return closing(closeHandler, fmt.Errorf("api_key %d v%d: %w", h.APIKey, h.APIVersion, err))
 		}
+		if f, ok := resp.(*kmsg.FetchResponse); ok {
+			if frame, ok := kafkacodec.AppendFetchResponse(out.B[:0], h.CorrelationID, f); ok {
+				// The record batches go from the store's buffers to the
+				// socket in one writev, without a copy into out.
+				out.B = frame.Head
+				return c.finish(h, start, func() error { return c.writeBuffers(frame.Buffers()) })
+			}
+		}
 		if resp != nil {
 			out.B = kafkacodec.AppendResponse(slices.Grow(out.B[:0], responseSizeHint(resp)), h.CorrelationID, resp)
 		}
 	}
+	return c.finish(h, start, func() error {
+		if len(out.B) == 0 {
+			return nil // no response (Produce with acks=0)
+		}
+		return c.write(out.B)
+	})
+}
+
+// finish writes a request's response with write and counts the request.
+func (c *conn) finish(h kafkacodec.RequestHeader, start time.Time, write func() error) error {
 	m := c.srv.metrics.api(h.APIKey)
 	m.requests.Inc()
-	if len(out.B) > 0 {
-		if err := c.write(out.B); err != nil {
-			return err
-		}
+	if err := write(); err != nil {
+		return err
 	}
 	m.seconds.Observe(time.Since(start).Seconds())
 	return nil
@@ -159,9 +175,10 @@ func (c *conn) requestContext(h kafkacodec.RequestHeader) context.Context {
 	return cluster.WithKafkaClient(c.srv.ctx, client)
 }
 
-// responseSizeHint sizes the output buffer of a Fetch response before it
-// is encoded, so the record batches are copied into it once instead of
-// again at every doubling of the buffer.
+// responseSizeHint sizes the output buffer of a Fetch response that
+// AppendFetchResponse leaves to kmsg before it is encoded, so the record
+// batches are copied into it once instead of again at every doubling of
+// the buffer.
 func responseSizeHint(resp kmsg.Response) int {
 	f, ok := resp.(*kmsg.FetchResponse)
 	if !ok {
@@ -195,6 +212,17 @@ func reasonFor(err error) string {
 		return closeUnsupported
 	}
 	return closeMalformed
+}
+
+// writeBuffers writes pieces of one response with one writev.
+func (c *conn) writeBuffers(pieces [][]byte) error {
+	if err := c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout)); err != nil {
+		return err
+	}
+	bufs := net.Buffers(pieces)
+	n, err := bufs.WriteTo(c.nc)
+	c.srv.metrics.bytesOut.Add(float64(n))
+	return err
 }
 
 func (c *conn) write(b []byte) error {
