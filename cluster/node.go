@@ -128,6 +128,13 @@ type Node struct {
 
 	stop chan struct{}
 	bg   sync.WaitGroup
+	// life bounds background proposals (QoS 0 records, retained QoS 0
+	// messages): cancelled by Close. One context for all of them, because
+	// a timer per QoS 0 message was a tenth of the publish path's CPU.
+	life      context.Context
+	endOfLife context.CancelFunc
+	// delivered gathers QoS 0 publishes to store in batches (delivered.go).
+	delivered *deliveredQueue
 }
 
 // New starts a node: it ends the sessions a previous run of this node left
@@ -152,9 +159,12 @@ func New(cfg Config) (*Node, error) {
 		closing:  make(map[string]*Session),
 		stop:     make(chan struct{}),
 	}
-	n.bg.Add(2)
+	n.life, n.endOfLife = context.WithCancel(context.Background())
+	n.delivered = newDeliveredQueue()
+	n.bg.Add(3)
 	go n.endStaleSessions()
 	go n.tickLoop()
+	go n.flushDelivered()
 	return n, nil
 }
 
@@ -175,6 +185,7 @@ func (n *Node) Close() {
 	}
 	n.mu.Unlock()
 	close(n.stop)
+	n.endOfLife()
 	for _, s := range local {
 		s.kick(reasonServerShuttingDown)
 	}

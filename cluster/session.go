@@ -158,20 +158,15 @@ func (s *Session) Publish(ctx context.Context, m raftstore.Message, packetID uin
 // proposeDelivered records a QoS 0 message already delivered from memory:
 // apply updates the retained store (when retained) and appends its Kafka
 // record (when mapped), and routes it to no one again. It is best effort,
-// as QoS 0 is: a failure is logged.
+// as QoS 0 is: a failure is logged. Messages leave in batches
+// (delivered.go); it waits only while maxDeliveredPending messages wait,
+// which slows a QoS 0 publisher down to what the log takes rather than
+// drop its records. A publisher's QoS 0 records stay in order, but may
+// reach Kafka after a later QoS 1 or 2 message of the same publisher.
 func (s *Session) proposeDelivered(m raftstore.Message) {
-	ctx, cancel := s.node.proposeContext()
-	err := s.node.store.PublishAsync(ctx, raftstore.PublishRequest{
-		ClientID: s.clientID, Message: m, AlreadyDelivered: true, NowMillis: s.node.nowMillis(),
-	}, func(_ raftstore.PublishResult, err error) {
-		cancel()
-		if err != nil {
-			s.node.log.Warn("QoS 0 message not stored", "client_id", s.clientID, "err", err)
-		}
-	})
-	if err != nil {
-		cancel()
-		s.node.log.Warn("QoS 0 message not stored", "client_id", s.clientID, "err", err)
+	r := raftstore.PublishRequest{ClientID: s.clientID, Message: m, AlreadyDelivered: true, NowMillis: s.node.nowMillis()}
+	if !s.node.delivered.add(r) {
+		s.node.log.Warn("QoS 0 message not stored: the node is closing", "client_id", s.clientID)
 	}
 }
 

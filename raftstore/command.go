@@ -41,6 +41,10 @@ const (
 	CmdQueueAck CommandType = 22
 	// CmdTick fires the wills and expires the sessions that are due.
 	CmdTick CommandType = 23
+	// CmdPublishBatch carries several publishes already delivered to the
+	// MQTT subscribers online (QoS 0 messages whose Kafka records or
+	// retained copies must still be stored), applied in order.
+	CmdPublishBatch CommandType = 24
 
 	// The Kafka state (kafka.go), from 32.
 
@@ -87,6 +91,8 @@ func (t CommandType) String() string {
 		return "release-inbound"
 	case CmdQueueAck:
 		return "queue-ack"
+	case CmdPublishBatch:
+		return "publish-batch"
 	case CmdTick:
 		return "tick"
 	}

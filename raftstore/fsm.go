@@ -64,6 +64,7 @@ var commands = map[commandKey]applyFunc{
 	{CmdReleaseInbound, 1}: applyReleaseInbound,
 	{CmdQueueAck, 1}:       applyQueueAck,
 	{CmdTick, 1}:           applyTick,
+	{CmdPublishBatch, 1}:   applyPublishBatch,
 
 	{CmdCreateTopic, 1}:    applyCreateTopic,
 	{CmdDeleteTopic, 1}:    applyDeleteTopic,

@@ -52,8 +52,10 @@ func (g *mqttGen) command() Command {
 	case 5:
 		fs := []string{g.pick(genFilters), g.pick(genFilters)}
 		return unsubscribeCommand(&UnsubscribeRequest{ClientID: c, Generation: g.generation(c), Filters: fs[:1+g.rng.IntN(2)]})
-	case 6, 7, 8:
+	case 6, 7:
 		return g.publish()
+	case 8:
+		return g.publishBatch()
 	case 9:
 		return queueAckCommand(&QueueAck{ClientID: c, Generation: g.generation(c),
 			Done: g.seqs(), Received: g.seqs()})
@@ -87,6 +89,18 @@ func (g *mqttGen) subscribe(c string) Command {
 			RetainAsPublished: g.rng.IntN(2) == 0, RetainHandling: byte(g.rng.IntN(3)), SubscriptionID: uint32(g.rng.IntN(3))}
 	}
 	return subscribeCommand(&SubscribeRequest{ClientID: c, Generation: g.generation(c), Subscriptions: subs, NowMillis: g.now})
+}
+
+// publishBatch is one to three delivered QoS 0 publishes in one command.
+func (g *mqttGen) publishBatch() Command {
+	reqs := make([]PublishRequest, 1+g.rng.IntN(3))
+	for i := range reqs {
+		c := g.pick(genClients)
+		reqs[i] = PublishRequest{ClientID: c, NowMillis: g.now, AlreadyDelivered: true,
+			Message: Message{Topic: g.pick(genTopics), Retain: g.rng.IntN(3) == 0,
+				Payload: []byte(g.pick([]string{"", "x", "yy"})), PublisherID: c}}
+	}
+	return publishBatchCommand(reqs)
 }
 
 func (g *mqttGen) publish() Command {
