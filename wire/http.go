@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -232,6 +233,11 @@ func newHTTPHandler(cfg HTTPConfig) http.Handler {
 	if cfg.Mappings != nil {
 		addAdminRoutes(mux, cfg.Mappings)
 	}
+	// Go's profiler, as etcd and Consul serve it: CPU and heap profiles of
+	// a running node (the endpoint is on loopback unless moved).
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return mux
 }
 
