@@ -13,13 +13,24 @@
 // by the raft leader). It knows nothing of listeners or wire formats:
 // connections implement Conn, which this package defines.
 //
+// The Kafka side is here too (kafka*.go): Kafka.Handle answers decoded
+// kmsg requests — produce through the log, fetch from this node's applied
+// state with a long poll, offsets, topics, configs — and the classic
+// consumer-group coordinator lives in the sub-package groups. The mapping
+// admin (mappings.go) turns user-facing MappingSpecs into replicated
+// mappings. QoS 0 publishes that must be stored (mapped to Kafka, or
+// retained) leave in batches through one flusher (delivered.go).
+//
 // # Concurrency and lock order
 //
 //	Node.mu (the local session table)
 //	  → Session.mu (one session's outbound state)
 //	    → whatever Conn.Send takes (it never blocks and never calls back)
 //
-// No lock is held across a blocking call: proposals are asynchronous and
-// their callbacks take Session.mu afresh. Store events arrive on raft's FSM
+// deliveredQueue.mu is a leaf (publishers wait on its condition variable
+// holding nothing else); the groups coordinator has its own single mutex,
+// never held while a Join or Sync waits. No lock is held across a blocking
+// call: proposals are asynchronous and their callbacks take Session.mu
+// afresh. Store events arrive on raft's FSM
 // goroutine and only enqueue work.
 package cluster

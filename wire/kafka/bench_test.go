@@ -79,11 +79,11 @@ func benchEnvInt(b *testing.B, name string, def int) int {
 // holding the same records (partition, key, value, headers, in the same
 // order), and what one read of them costs on the wire.
 type benchFetchFixture struct {
-	st          *stack
-	fake        *kfake.Cluster
-	records     int
+	st      *stack
+	fake    *kfake.Cluster
+	records int
 	// ends is each partition's high watermark, for the raw readers.
-	ends map[int32]int64
+	ends        map[int32]int64
 	recordBytes int64 // keys + values of all records
 	// wireBytes counts the bytes of the Fetch responses a consumer read
 	// to get every record from Tributary: the loopback ceiling moves as

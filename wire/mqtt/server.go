@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"tributary/cluster"
-	"tributary/wire"
 	"tributary/mqttcodec"
+	"tributary/wire"
 )
 
 // refusingConns is how many connections past MaxConnections may wait, at
