@@ -33,7 +33,7 @@ func (c Config) mirrorMappings() []cluster.MappingSpec {
 			Partitions: int32(c.KafkaMirrorPartitions), RetentionBytes: mirrorRetentionBytes,
 		}},
 		{Name: mirrorToMQTT, KafkaToMQTT: &cluster.KafkaToMQTTSpec{
-			KafkaTopic: c.KafkaMirrorTopic, MQTTTopic: "{key}", QoS: 1,
+			KafkaTopic: c.KafkaMirrorTopic, Partitions: int32(c.KafkaMirrorPartitions), MQTTTopic: "{key}", QoS: 1,
 		}},
 	}
 }
