@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -93,4 +94,34 @@ func TestKafkaRetentionLoop(t *testing.T) {
 	})
 	resp := handle[*kmsg.FetchResponse](t, ks.kafka, 12, fetchReq("short", 0, 0))
 	wantCode(t, "fetch below log start", resp.Topics[0].Partitions[0].ErrorCode, kerr.OffsetOutOfRange)
+}
+
+// TestRetainedOrderAcrossQoS: with the topic mapped to Kafka (so QoS 0
+// messages are also proposed), a burst of retained QoS 0 messages followed
+// by a retained QoS 1 message leaves the QoS 1 one retained: retained QoS 0
+// messages are not held back in a batch behind later messages.
+func TestRetainedOrderAcrossQoS(t *testing.T) {
+	t.Parallel()
+	ks := newKafkaStack(t, KafkaConfig{})
+	id, err := newTopicID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = ks.store.SetMapping(context.Background(), raftstore.Mapping{
+		Name: "all", Direction: raftstore.MQTTToKafka, KafkaTopic: "all",
+		Partitions: 1, RetentionMillis: -1, RetentionBytes: -1, Filters: []string{"#"},
+	}, id, ks.node.nowMillis())
+	if err != nil {
+		t.Fatalf("set mapping: %v", err)
+	}
+	pub, _, _ := ks.connect(ConnectRequest{ClientID: "pub", CleanStart: true})
+	for i := range 500 {
+		publish(t, pub, raftstore.Message{Topic: "state", Payload: fmt.Appendf(nil, "q0-%d", i), Retain: true}, 0)
+	}
+	publish(t, pub, raftstore.Message{Topic: "state", Payload: []byte("final"), QoS: 1, Retain: true}, 0)
+	sub, subConn, _ := ks.connect(ConnectRequest{ClientID: "sub", CleanStart: true})
+	subscribe(t, sub, raftstore.Subscription{Filter: "state", QoS: 1})
+	if o := subConn.next(t); string(o.Message.Payload) != "final" {
+		t.Fatalf("retained after the burst: %q, want the last one published, \"final\"", o.Message.Payload)
+	}
 }

@@ -140,7 +140,10 @@ func (s *Session) Publish(ctx context.Context, m raftstore.Message, packetID uin
 	m.PublisherID = s.clientID
 	if m.QoS == 0 {
 		matched := s.node.routeQoS0(&m)
-		if m.Retain || s.node.store.MappedToKafka(m.Topic) {
+		switch {
+		case m.Retain:
+			s.proposeRetained(m)
+		case s.node.store.MappedToKafka(m.Topic):
 			s.proposeDelivered(m)
 		}
 		if done != nil {
@@ -155,14 +158,37 @@ func (s *Session) Publish(ctx context.Context, m raftstore.Message, packetID uin
 	return s.node.store.PublishAsync(ctx, req, done)
 }
 
-// proposeDelivered records a QoS 0 message already delivered from memory:
-// apply updates the retained store (when retained) and appends its Kafka
-// record (when mapped), and routes it to no one again. It is best effort,
-// as QoS 0 is: a failure is logged. Messages leave in batches
-// (delivered.go); it waits only while maxDeliveredPending messages wait,
-// which slows a QoS 0 publisher down to what the log takes rather than
-// drop its records. A publisher's QoS 0 records stay in order, but may
-// reach Kafka after a later QoS 1 or 2 message of the same publisher.
+// proposeRetained records a retained QoS 0 message already delivered from
+// memory (and appends its Kafka record when mapped). It is proposed at
+// once, not batched: the retained store must keep the order of a
+// publisher's retained messages whatever their QoS, and QoS 1 and 2 go
+// straight to the proposer too. It waits only while the proposal queue is
+// full; a failure is logged, as QoS 0 allows.
+func (s *Session) proposeRetained(m raftstore.Message) {
+	err := s.node.store.PublishAsync(s.node.life, raftstore.PublishRequest{
+		ClientID: s.clientID, Message: m, AlreadyDelivered: true, NowMillis: s.node.nowMillis(),
+	}, s.node.logRetainedFailure)
+	if err != nil {
+		s.node.log.Warn("retained QoS 0 message not stored", "client_id", s.clientID, "err", err)
+	}
+}
+
+// logRetainedFailure completes proposeRetained: one function for every
+// message, not a closure each.
+func (n *Node) logRetainedFailure(_ raftstore.PublishResult, err error) {
+	if err != nil {
+		n.log.Warn("retained QoS 0 message not stored", "err", err)
+	}
+}
+
+// proposeDelivered records a QoS 0 message already delivered from memory
+// whose topic is mapped to Kafka: apply appends its record and routes it
+// to no one again. It is best effort, as QoS 0 is: a failure is logged.
+// Messages leave in batches (delivered.go); it waits only while
+// maxDeliveredPending messages wait, which slows a QoS 0 publisher down to
+// what the log takes rather than drop its records. A publisher's QoS 0
+// records stay in order among themselves, but may reach Kafka after a
+// later QoS 1, 2 or retained message of the same publisher.
 func (s *Session) proposeDelivered(m raftstore.Message) {
 	r := raftstore.PublishRequest{ClientID: s.clientID, Message: m, AlreadyDelivered: true, NowMillis: s.node.nowMillis()}
 	if !s.node.delivered.add(r) {
