@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"tributary/cluster/groups"
+	"tributary/kafkacodec"
 	"tributary/raftstore"
 )
 
@@ -177,29 +178,21 @@ func NewKafka(n *Node, cfg KafkaConfig) (*Kafka, error) {
 // does not serve: the connection must be closed.
 var ErrUnsupportedRequest = errors.New("cluster: unsupported kafka request")
 
-// servedVersions is the range of versions Handle answers, per API key. The
-// advertised table (kafkacodec.Versions) must stay within it.
-var servedVersions = map[int16][2]int16{
-	0:  {3, 9},  // Produce
-	1:  {4, 12}, // Fetch
-	2:  {0, 7},  // ListOffsets
-	3:  {0, 12}, // Metadata
-	8:  {0, 8},  // OffsetCommit
-	9:  {0, 8},  // OffsetFetch
-	10: {0, 4},  // FindCoordinator
-	11: {0, 9},  // JoinGroup
-	12: {0, 4},  // Heartbeat
-	13: {0, 5},  // LeaveGroup
-	14: {0, 5},  // SyncGroup
-	15: {0, 5},  // DescribeGroups
-	16: {0, 4},  // ListGroups
-	19: {0, 7},  // CreateTopics
-	20: {0, 6},  // DeleteTopics
-	22: {0, 4},  // InitProducerId
-	23: {0, 4},  // OffsetForLeaderEpoch
-	32: {0, 4},  // DescribeConfigs
-	60: {0, 1},  // DescribeCluster
-}
+// servedVersions is the range of versions Handle answers, per API key:
+// kafkacodec's advertised table, the one source of truth, less ApiVersions
+// (which the connection answers itself).
+var servedVersions = func() map[int16][2]int16 {
+	m := make(map[int16][2]int16)
+	for _, v := range kafkacodec.Versions() {
+		if v.APIKey != apiVersionsKey {
+			m[v.APIKey] = [2]int16{v.Min, v.Max}
+		}
+	}
+	return m
+}()
+
+// apiVersionsKey is ApiVersions' API key.
+const apiVersionsKey = 18
 
 // Handle answers one decoded request (its version set) with a response at
 // the same version. It returns (nil, nil) when no response must be sent
