@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"math"
 	"time"
 
 	"tributary/raftstore"
@@ -121,7 +122,11 @@ func (n *Node) endStaleSessions() {
 			ClientID:   info.ClientID,
 			Generation: info.Generation,
 			Reason:     raftstore.CloseAbnormal,
-			NowMillis:  n.nowMillis(),
+			// The killed run may have sent any message of the queue: the
+			// next connection must resend them all with DUP set
+			// [MQTT-3.3.1-1], as a takeover of a live connection does.
+			SentThroughSeq: math.MaxUint64,
+			NowMillis:      n.nowMillis(),
 		})
 		cancel()
 		if err != nil {

@@ -220,6 +220,42 @@ func TestStaleSessionsEndAtRestartAndFireWills(t *testing.T) {
 	}
 }
 
+// A session a killed run left connected may have been sent anything in
+// its queue: once the restart has ended it, the next connection gets the
+// unacknowledged messages again with DUP set and the same packet ids
+// [MQTT-3.3.1-1] (without DUP, a client may deliver a QoS 2 message twice).
+func TestStaleSessionResendsWithDup(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	req := ConnectRequest{ClientID: "sub", ExpirySeconds: 3600, CleanStart: true}
+	sub, c, _ := st.connect(req)
+	subscribe(t, sub, raftstore.Subscription{Filter: "t", QoS: 2})
+	pub, _, _ := st.connect(ConnectRequest{ClientID: "pub", CleanStart: true})
+	publish(t, pub, msg("t", 2, "once"), 1)
+	first := c.next(t)
+	if first.Dup {
+		t.Fatal("the first send carries DUP")
+	}
+
+	st.node.Close() // a kill: the sessions are never closed
+	if err := st.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st.node, st.store = nil, nil
+	st.open()
+	waitFor(t, "the restart to end the sessions left connected", func() bool {
+		left, err := st.store.ConnectedSessions("n1")
+		return err == nil && len(left) == 0
+	})
+	req.CleanStart = false
+	_, c, _ = st.connect(req)
+	again := c.next(t)
+	if string(again.Message.Payload) != "once" || !again.Dup || again.PacketID != first.PacketID {
+		t.Fatalf("resent %q dup=%v id %d, want %q with DUP and id %d", again.Message.Payload, again.Dup, again.PacketID,
+			"once", first.PacketID)
+	}
+}
+
 func TestQoS0DroppedWhenConnectionIsFull(t *testing.T) {
 	t.Parallel()
 	st := newStack(t)
