@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -54,14 +55,21 @@ func (k *Kafka) handleGroup(ctx context.Context, req kmsg.Request) (kmsg.Respons
 		return k.groups.Leave(r), nil
 	case *kmsg.DescribeGroupsRequest:
 		resp := k.groups.Describe(r)
+		committed := k.committedGroups()
 		for i := range resp.Groups {
-			if resp.Groups[i].Group == "" {
-				resp.Groups[i].ErrorCode = kerr.InvalidGroupID.Code
+			g := &resp.Groups[i]
+			switch {
+			case g.Group == "":
+				g.ErrorCode = kerr.InvalidGroupID.Code
+			case committed[g.Group] && (g.State == "Dead" || g.ErrorCode == kerr.GroupIDNotFound.Code):
+				// No members here (after a restart, say) but committed
+				// offsets: Kafka describes such a group as Empty.
+				g.State, g.ErrorCode = "Empty", 0
 			}
 		}
 		return resp, nil
 	case *kmsg.ListGroupsRequest:
-		return k.groups.List(r), nil
+		return k.listGroups(r), nil
 	}
 	return nil, fmt.Errorf("%w: api key %d version %d", ErrUnsupportedRequest, req.Key(), req.GetVersion())
 }
@@ -307,4 +315,49 @@ func committed(c raftstore.OffsetCommit) fetchedOffset {
 		f.metadata = *c.Metadata
 	}
 	return f
+}
+
+// committedGroups is the set of groups with committed offsets.
+func (k *Kafka) committedGroups() map[string]bool {
+	names, err := k.store.OffsetGroups()
+	if err != nil {
+		k.log.Warn("list groups with committed offsets", "err", err)
+		return nil
+	}
+	set := make(map[string]bool, len(names))
+	for _, n := range names {
+		set[n] = true
+	}
+	return set
+}
+
+// listGroups answers ListGroups: the coordinator's groups, plus the groups
+// that only have committed offsets (no members since the last restart),
+// listed as Empty like Kafka lists them, unless a v4+ states filter leaves
+// Empty out.
+func (k *Kafka) listGroups(r *kmsg.ListGroupsRequest) *kmsg.ListGroupsResponse {
+	resp := k.groups.List(r)
+	if resp.ErrorCode != 0 {
+		return resp
+	}
+	if r.Version >= 4 && len(r.StatesFilter) > 0 && !slices.Contains(r.StatesFilter, "Empty") {
+		return resp
+	}
+	listed := make(map[string]bool, len(resp.Groups))
+	for _, g := range resp.Groups {
+		listed[g.Group] = true
+	}
+	names, err := k.store.OffsetGroups()
+	if err != nil {
+		k.log.Warn("list groups with committed offsets", "err", err)
+		return resp
+	}
+	for _, name := range names {
+		if !listed[name] {
+			g := kmsg.NewListGroupsResponseGroup()
+			g.Group, g.GroupState = name, "Empty"
+			resp.Groups = append(resp.Groups, g)
+		}
+	}
+	return resp
 }

@@ -207,3 +207,39 @@ func TestKafkaGroupMembership(t *testing.T) {
 	wantCode(t, "leave", handle[*kmsg.LeaveGroupResponse](t, ks.kafka, 5, leave).ErrorCode, nil)
 	wantCode(t, "simple commit after leave", handle[*kmsg.OffsetCommitResponse](t, ks.kafka, 7, simple).Topics[0].Partitions[0].ErrorCode, nil)
 }
+
+// TestKafkaGroupsWithOnlyCommittedOffsets: a group without members but
+// with committed offsets (after a restart, or a group of simple commits)
+// is listed and described as Empty, as Kafka shows it; a states filter
+// without Empty leaves it out.
+func TestKafkaGroupsWithOnlyCommittedOffsets(t *testing.T) {
+	t.Parallel()
+	ks := newKafkaStack(t, KafkaConfig{})
+	ks.createTopic("o", 1)
+	handle[*kmsg.OffsetCommitResponse](t, ks.kafka, 8, commitReq("offsets-only", -1, "", "o", map[int32]int64{0: 5}))
+
+	list := handle[*kmsg.ListGroupsResponse](t, ks.kafka, 4, kmsg.NewPtrListGroupsRequest())
+	found := false
+	for _, g := range list.Groups {
+		found = found || g.Group == "offsets-only" && g.GroupState == "Empty"
+	}
+	if !found {
+		t.Fatalf("ListGroups %+v lacks offsets-only (Empty)", list.Groups)
+	}
+	stable := kmsg.NewPtrListGroupsRequest()
+	stable.StatesFilter = []string{"Stable"}
+	for _, g := range handle[*kmsg.ListGroupsResponse](t, ks.kafka, 4, stable).Groups {
+		if g.Group == "offsets-only" {
+			t.Fatal("a Stable filter listed a group that only has offsets")
+		}
+	}
+	describe := kmsg.NewPtrDescribeGroupsRequest()
+	describe.Groups = []string{"offsets-only", "nothing"}
+	resp := handle[*kmsg.DescribeGroupsResponse](t, ks.kafka, 5, describe)
+	if g := resp.Groups[0]; g.State != "Empty" || g.ErrorCode != 0 {
+		t.Errorf("offsets-only described as %q (error %d), want Empty", g.State, g.ErrorCode)
+	}
+	if g := resp.Groups[1]; g.State != "Dead" {
+		t.Errorf("a group with nothing described as %q, want Dead", g.State)
+	}
+}
