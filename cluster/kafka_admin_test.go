@@ -354,9 +354,9 @@ func TestKafkaListOffsets(t *testing.T) {
 		{"by time", 4, 2000, -1, 2, 5000, nil},
 		{"by exact time", 4, 5001, -1, 3, 5001, nil},
 		{"after every record", 4, 9000, -1, -1, -1, nil},
-		// The last batch's max timestamp (3001) is not the partition's
-		// (5001): the store keeps no max-timestamp index.
-		{"max timestamp", 7, -3, -1, 5, 3001, nil},
+		// The partition's largest timestamp (5001, offset 3) is not in its
+		// last batch (3001).
+		{"max timestamp", 7, -3, -1, 3, 5001, nil},
 		{"max timestamp before v7", 6, -3, -1, -1, -1, kerr.UnsupportedVersion},
 		{"newer epoch", 4, -1, st.LeaderEpoch + 1, -1, -1, kerr.UnknownLeaderEpoch},
 		{"current epoch", 4, -1, st.LeaderEpoch, 6, -1, nil},

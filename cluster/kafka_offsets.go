@@ -14,9 +14,8 @@ import (
 // Behavior:
 //   - Timestamp -1 is the high watermark, -2 the log start offset, -3
 //     (v7+, KIP-734) the record with the largest timestamp of the
-//     partition's last batch (the store keeps no per-partition
-//     max-timestamp index yet), any other the first record at or after
-//     the timestamp. Other negative timestamps, and -3 below v7, are
+//     partition (its batch found in the batch index), any other the first
+//     record at or after the timestamp. Other negative timestamps, and -3 below v7, are
 //     UNSUPPORTED_VERSION for that partition.
 //   - A partition listed twice is INVALID_REQUEST for both entries (v1+).
 //   - IsolationLevel is ignored (no transactions: every offset is stable).
@@ -130,13 +129,17 @@ func (k *Kafka) epochAt(topic string, partition int32, offset int64, fallback in
 }
 
 // maxTimestampOffset finds the record with the largest timestamp of the
-// partition's last batch: its offset, timestamp and the batch's epoch;
-// -1s when the partition is empty.
+// partition (the batch index names its batch): its offset, timestamp and
+// the batch's epoch; -1s when the partition is empty.
 func (k *Kafka) maxTimestampOffset(topic string, partition int32, hw, logStart int64) (int64, int64, int32, error) {
 	if hw <= logStart {
 		return -1, -1, -1, nil
 	}
-	data, _, err := k.store.ReadRecords(topic, partition, hw-1, 1)
+	base, err := k.store.MaxTimestampBatch(topic, partition)
+	if err != nil || base < 0 {
+		return -1, -1, -1, err
+	}
+	data, _, err := k.store.ReadRecords(topic, partition, base, 1)
 	if err != nil {
 		return -1, -1, -1, err
 	}

@@ -262,6 +262,13 @@ func (s *Store) OffsetForTimestamp(topic string, partition int32, ts int64) (off
 	return s.fsm.offsetForTimestamp(topic, partition, ts)
 }
 
+// MaxTimestampBatch returns the base offset of the partition's batch that
+// holds its largest timestamp (the first such batch on a tie), or -1 when
+// the partition is empty: ListOffsets -3 (KIP-734) reads that batch.
+func (s *Store) MaxTimestampBatch(topic string, partition int32) (int64, error) {
+	return s.fsm.maxTimestampBatch(topic, partition)
+}
+
 // EpochEndOffset answers OffsetForLeaderEpoch: the largest epoch ≤ epoch
 // this partition had, and the offset where it ended (the next epoch's
 // start offset, or the high watermark for the current epoch); (-1, -1)

@@ -114,6 +114,41 @@ func (f *fsm) offsetForTimestamp(topic string, partition int32, ts int64) (int64
 	return offset, stamp, nil
 }
 
+// maxTimestampBatch returns the base offset of the partition's batch with
+// the largest max timestamp (the first such batch on a tie), or -1 when
+// the partition holds none. It reads only the batch index.
+func (f *fsm) maxTimestampBatch(topic string, partition int32) (int64, error) {
+	k, s, err := f.kafka.partition(topic, partition)
+	if err != nil {
+		return -1, err
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.db == nil {
+		return -1, errStopped
+	}
+	best, bestStamp := int64(-1), int64(0)
+	lower, upper := batchKey(tableKafkaIndex, k, s.logStart), batchKey(tableKafkaIndex, k, s.hw)
+	err = scanRange(f.db, lower, upper, func(key, v []byte) (bool, error) {
+		m, err := decodeBatchMeta(v)
+		if err != nil {
+			return false, err
+		}
+		if best < 0 || m.maxTimestamp > bestStamp {
+			base, err := keySuffixU64(key)
+			if err != nil {
+				return false, err
+			}
+			best, bestStamp = int64(base), m.maxTimestamp
+		}
+		return true, nil
+	})
+	if err != nil {
+		return -1, fmt.Errorf("raftstore: max timestamp batch: %w", err)
+	}
+	return best, nil
+}
+
 // firstAtOrAfter returns the first record of the batch at base whose
 // timestamp is at or after ts, or (-1, -1).
 func firstAtOrAfter(r pebble.Reader, k partKey, base, ts int64) (int64, int64, error) {
