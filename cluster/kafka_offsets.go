@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"tributary/kafkacodec"
+	"tributary/raftstore"
 )
 
 // ListOffsets: v0-7
@@ -27,10 +28,6 @@ import (
 //   - v4: CurrentLeaderEpoch fencing (KIP-320), LeaderEpoch in the response
 //   - v6: flexible versions
 //   - v7: Timestamp -3 (KIP-734)
-
-// maxDecompressedBytes bounds the decompression of one stored batch read
-// to answer ListOffsets -3.
-const maxDecompressedBytes = 64 << 20
 
 type topicPartition struct {
 	topic     string
@@ -152,7 +149,7 @@ func (k *Kafka) maxTimestampOffset(topic string, partition int32, hw, logStart i
 		// The first record carrying the batch's max timestamp, as Kafka's
 		// offsetOfMaxTimestamp keeps the first.
 		errFound := errors.New("found")
-		err = kafkacodec.ReadRecords(data[:h.Size()], maxDecompressedBytes, func(r *kafkacodec.Record) error {
+		err = kafkacodec.ReadRecords(data[:h.Size()], raftstore.MaxDecompressedBatchBytes, func(r *kafkacodec.Record) error {
 			if h.FirstTimestamp+r.TimestampDelta == h.MaxTimestamp {
 				offset = h.BaseOffset + int64(r.OffsetDelta)
 				return errFound
