@@ -143,3 +143,46 @@ func TestPythonConfluentKafka(t *testing.T) {
 	}
 	n.p.stop(t)
 }
+
+// kafkaPythonScript does the same with kafka-python 2.0.2 (Debian's
+// python3-kafka), which negotiates no versions per key: it infers a broker
+// version from ApiVersions and then sends fixed old versions (Metadata
+// v0/v1, Fetch v4, Produce v7, JoinGroup v2, OffsetCommit v2).
+const kafkaPythonScript = `
+import sys
+from kafka import KafkaProducer, KafkaConsumer, KafkaAdminClient, TopicPartition
+from kafka.admin import NewTopic
+
+bootstrap = sys.argv[1]
+KafkaAdminClient(bootstrap_servers=bootstrap).create_topics([NewTopic("kp-topic", num_partitions=2, replication_factor=1)])
+p = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+for i in range(20):
+    p.send("kp-topic", key=str(i % 4).encode(), value=("m%d" % i).encode())
+p.flush(30)
+c = KafkaConsumer("kp-topic", bootstrap_servers=bootstrap, group_id="kp-group", auto_offset_reset="earliest",
+                  enable_auto_commit=False, consumer_timeout_ms=30000)
+seen = set()
+for m in c:
+    seen.add(m.value.decode())
+    if len(seen) == 20:
+        break
+c.commit()
+print(sorted(seen) == sorted("m%d" % i for i in range(20)), sum(c.committed(TopicPartition("kp-topic", p)) or 0 for p in (0, 1)))
+c.close()
+`
+
+// TestKafkaPython runs kafka-python 2.0.2 from Debian against a node.
+func TestKafkaPython(t *testing.T) {
+	requireTool(t, "/usr/bin/python3", "python3-kafka")
+	bin := buildBinary(t)
+	n := startNode(t, bin)
+	script := filepath.Join(t.TempDir(), "kafka_python_check.py")
+	if err := os.WriteFile(script, []byte(kafkaPythonScript), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := n.run(t, "", "/usr/bin/python3", script, n.kafkaAddr)
+	if strings.TrimSpace(out) != "True 20" {
+		t.Fatalf("kafka-python check printed %q, want \"True 20\" (all 20 records read, offsets 20 committed)", out)
+	}
+	n.p.stop(t)
+}
