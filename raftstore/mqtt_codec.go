@@ -132,7 +132,17 @@ const (
 // bytes returns a view of a length-prefixed byte string of at most max
 // bytes.
 func (d *decoder) bytes(what string, max int) []byte {
-	n := d.uvarint(what + " length")
+	if d.err != nil {
+		return nil
+	}
+	n, k := binary.Uvarint(d.b)
+	if k <= 0 {
+		// The label is built only on failure: this runs for every field
+		// of every message applied.
+		d.fail("bad varint " + what + " length")
+		return nil
+	}
+	d.b = d.b[k:]
 	if n > uint64(max) {
 		d.fail(what + " too long")
 		return nil
