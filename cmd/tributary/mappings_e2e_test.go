@@ -64,6 +64,14 @@ mqtt_to_kafka:
 	if err == nil || !strings.Contains(out, "400 Bad Request") {
 		t.Fatalf("an invalid filter: exit %v, output %q; want a 400 with the reason", err, out)
 	}
+
+	// Turning the mirror off removes its mappings at the next start.
+	n.p.stop(t)
+	n.args = append(n.args, "--kafka-mirror-topic", "")
+	n.restart(t)
+	if list := cli("list"); strings.Contains(list, "mirror-") {
+		t.Fatalf("the mirror's mappings are still set with --kafka-mirror-topic \"\":\n%s", list)
+	}
 	n.p.stop(t)
 }
 
