@@ -186,3 +186,63 @@ func TestKafkaPython(t *testing.T) {
 	}
 	n.p.stop(t)
 }
+
+// kafkajsScript uses kafkajs 2.2.4, which never sends flexible versions
+// (Produce v7, Fetch v11, Metadata v6, JoinGroup v5, ApiVersions v2):
+// admin create, an idempotent producer, a group consumer, and the group's
+// committed offsets read back with the admin client.
+const kafkajsScript = `
+const { Kafka, logLevel } = require('kafkajs')
+const kafka = new Kafka({ clientId: 'kjs', brokers: [process.argv[2]], logLevel: logLevel.ERROR })
+async function main() {
+  const admin = kafka.admin(); await admin.connect()
+  await admin.createTopics({ topics: [{ topic: 'kjs', numPartitions: 2 }] }); await admin.disconnect()
+  const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1 }); await p.connect()
+  await p.send({ topic: 'kjs', messages: Array.from({ length: 20 }, (_, i) => ({ key: String(i % 4), value: 'm' + i })) })
+  await p.disconnect()
+  const c = kafka.consumer({ groupId: 'kjs-group' }); await c.connect()
+  await c.subscribe({ topic: 'kjs', fromBeginning: true })
+  const seen = new Set()
+  await new Promise((resolve, reject) => {
+    setTimeout(() => reject(new Error('only ' + seen.size + ' records within 30s')), 30000)
+    c.run({ eachMessage: async ({ message }) => { seen.add(message.value.toString()); if (seen.size === 20) resolve() } })
+  })
+  await c.disconnect() // commits what was consumed
+  const admin2 = kafka.admin(); await admin2.connect()
+  const offs = await admin2.fetchOffsets({ groupId: 'kjs-group', topics: ['kjs'] })
+  await admin2.disconnect()
+  console.log(seen.size, offs[0].partitions.reduce((a, p) => a + Math.max(Number(p.offset), 0), 0))
+}
+main().catch(e => { console.error(e); process.exit(1) })
+`
+
+// TestKafkaJS runs kafkajs (npm, installed by make test into a cache
+// directory: .ci/install-test-deps) against a node.
+func TestKafkaJS(t *testing.T) {
+	requireTool(t, "node", "nodejs")
+	dir := os.Getenv("TRIBUTARY_KAFKAJS_DIR")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = filepath.Join(home, ".cache", "tributary", "kafkajs")
+	}
+	modules := filepath.Join(dir, "node_modules")
+	if _, err := os.Stat(filepath.Join(modules, "kafkajs", "package.json")); err != nil {
+		t.Fatalf("kafkajs not installed in %s (make test installs it): %v", dir, err)
+	}
+	bin := buildBinary(t)
+	n := startNode(t, bin)
+	script := filepath.Join(t.TempDir(), "kafkajs_check.js")
+	if err := os.WriteFile(script, []byte(kafkajsScript), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("NODE_PATH", modules)
+	t.Setenv("KAFKAJS_NO_PARTITIONER_WARNING", "1")
+	out := n.run(t, "", "node", script, n.kafkaAddr)
+	if strings.TrimSpace(out) != "20 20" {
+		t.Fatalf("kafkajs check printed %q, want \"20 20\" (all 20 records read, offsets 20 committed)", out)
+	}
+	n.p.stop(t)
+}
