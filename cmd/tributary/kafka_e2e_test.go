@@ -203,10 +203,12 @@ async function main() {
   const c = kafka.consumer({ groupId: 'kjs-group' }); await c.connect()
   await c.subscribe({ topic: 'kjs', fromBeginning: true })
   const seen = new Set()
+  let timer
   await new Promise((resolve, reject) => {
-    setTimeout(() => reject(new Error('only ' + seen.size + ' records within 30s')), 30000)
+    timer = setTimeout(() => reject(new Error('only ' + seen.size + ' records within 30s')), 30000)
     c.run({ eachMessage: async ({ message }) => { seen.add(message.value.toString()); if (seen.size === 20) resolve() } })
   })
+  clearTimeout(timer) // a pending timer would keep node running
   await c.disconnect() // commits what was consumed
   const admin2 = kafka.admin(); await admin2.connect()
   const offs = await admin2.fetchOffsets({ groupId: 'kjs-group', topics: ['kjs'] })
