@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"tributary/raftstore"
+	"tributary/raftstore/storetest"
 )
 
 // testStack is one real node: a single-voter raft store in a temp dir and
@@ -44,35 +44,12 @@ func newStack(t *testing.T) *testStack {
 func (st *testStack) open() {
 	t := st.t
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var node atomic.Pointer[Node]
-	store, err := raftstore.Open(raftstore.Config{
-		NodeID:  "n1",
-		DataDir: st.dir,
-		StreamLayer: raftstore.NewStreamLayer(ln, func(addr string, timeout time.Duration) (net.Conn, error) {
-			return net.DialTimeout("tcp", addr, timeout)
-		}),
-		HeartbeatTimeout: 100 * time.Millisecond,
-		ElectionTimeout:  100 * time.Millisecond,
-		OnEvents: func(evs []raftstore.Event) {
-			if n := node.Load(); n != nil {
-				n.HandleEvents(evs)
-			}
-		},
-	})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for store.Ready() != nil || !store.IsLeader() {
-		if time.Now().After(deadline) {
-			t.Fatalf("store not ready: %v", store.Ready())
+	store := storetest.OpenOneNode(t, st.dir, nil, func(evs []raftstore.Event) {
+		if n := node.Load(); n != nil {
+			n.HandleEvents(evs)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	})
 	n, err := New(Config{
 		NodeID: "n1", Store: store, Now: st.clock.now,
 		TickInterval: 20 * time.Millisecond, MaxQueuedMessages: 50,

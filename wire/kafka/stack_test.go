@@ -14,6 +14,7 @@ import (
 
 	"tributary/cluster"
 	"tributary/raftstore"
+	"tributary/raftstore/storetest"
 	"tributary/wire/mqtt"
 )
 
@@ -123,36 +124,11 @@ func (st *stack) setMirror() {
 func (st *stack) openStore(events *atomic.Pointer[cluster.Node]) {
 	t := st.t
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := raftstore.Open(raftstore.Config{
-		NodeID:  "n1",
-		DataDir: st.dir,
-		StreamLayer: raftstore.NewStreamLayer(ln, func(addr string, timeout time.Duration) (net.Conn, error) {
-			return net.DialTimeout("tcp", addr, timeout)
-		}),
-		HeartbeatTimeout: 100 * time.Millisecond,
-		ElectionTimeout:  100 * time.Millisecond,
-		Logger:           testLogger(),
-		OnEvents: func(evs []raftstore.Event) {
-			if n := events.Load(); n != nil {
-				n.HandleEvents(evs)
-			}
-		},
-	})
-	if err != nil {
-		t.Fatalf("raftstore.Open: %v", err)
-	}
-	deadline := time.Now().Add(waitFor)
-	for store.Ready() != nil || !store.IsLeader() {
-		if time.Now().After(deadline) {
-			t.Fatalf("store not ready: %v", store.Ready())
+	st.store = storetest.OpenOneNode(t, st.dir, testLogger(), func(evs []raftstore.Event) {
+		if n := events.Load(); n != nil {
+			n.HandleEvents(evs)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	st.store = store
+	})
 }
 
 // close stops the listeners, then the node, then the store: the order

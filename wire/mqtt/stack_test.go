@@ -14,6 +14,7 @@ import (
 
 	"tributary/cluster"
 	"tributary/raftstore"
+	"tributary/raftstore/storetest"
 )
 
 // waitFor bounds every wait in these tests. It only ever fails a test that
@@ -77,35 +78,12 @@ func newStack(t testing.TB, opts stackOptions) *stack {
 func (st *stack) openStore(dir string) {
 	t := st.t
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var node atomic.Pointer[cluster.Node]
-	store, err := raftstore.Open(raftstore.Config{
-		NodeID:  "n1",
-		DataDir: dir,
-		StreamLayer: raftstore.NewStreamLayer(ln, func(addr string, timeout time.Duration) (net.Conn, error) {
-			return net.DialTimeout("tcp", addr, timeout)
-		}),
-		HeartbeatTimeout: 100 * time.Millisecond,
-		ElectionTimeout:  100 * time.Millisecond,
-		OnEvents: func(evs []raftstore.Event) {
-			if n := node.Load(); n != nil {
-				n.HandleEvents(evs)
-			}
-		},
-	})
-	if err != nil {
-		t.Fatalf("raftstore.Open: %v", err)
-	}
-	deadline := time.Now().Add(waitFor)
-	for store.Ready() != nil || !store.IsLeader() {
-		if time.Now().After(deadline) {
-			t.Fatalf("store not ready: %v", store.Ready())
+	store := storetest.OpenOneNode(t, dir, nil, func(evs []raftstore.Event) {
+		if n := node.Load(); n != nil {
+			n.HandleEvents(evs)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	})
 	st.store = store
 	st.events = &node
 }
