@@ -184,15 +184,12 @@ var ErrUnsupportedRequest = errors.New("cluster: unsupported kafka request")
 var servedVersions = func() map[int16][2]int16 {
 	m := make(map[int16][2]int16)
 	for _, v := range kafkacodec.Versions() {
-		if v.APIKey != apiVersionsKey {
+		if v.APIKey != kafkacodec.APIVersionsKey {
 			m[v.APIKey] = [2]int16{v.Min, v.Max}
 		}
 	}
 	return m
 }()
-
-// apiVersionsKey is ApiVersions' API key.
-const apiVersionsKey = 18
 
 // Handle answers one decoded request (its version set) with a response at
 // the same version. It returns (nil, nil) when no response must be sent

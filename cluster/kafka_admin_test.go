@@ -418,7 +418,7 @@ func TestHandleServesAdvertised(t *testing.T) {
 	t.Parallel()
 	ks := newKafkaStack(t, KafkaConfig{})
 	for _, v := range kafkacodec.Versions() {
-		if v.APIKey == apiVersionsKey {
+		if v.APIKey == kafkacodec.APIVersionsKey {
 			continue
 		}
 		for _, version := range []int16{v.Min, v.Max} {

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -137,12 +136,10 @@ func (n *Node) SetMapping(ctx context.Context, spec MappingSpec) error {
 	if err != nil {
 		return err
 	}
-	var id [16]byte
-	if _, err := rand.Read(id[:]); err != nil {
-		return fmt.Errorf("cluster: topic id: %w", err)
+	id, err := newTopicID()
+	if err != nil {
+		return err
 	}
-	id[6] = id[6]&0x0f | 0x40 // a version 4 UUID
-	id[8] = id[8]&0x3f | 0x80
 	if err := n.store.SetMapping(ctx, m, id, n.nowMillis()); err != nil {
 		return fmt.Errorf("cluster: set mapping %q: %w", spec.Name, err)
 	}

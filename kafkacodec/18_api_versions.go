@@ -19,8 +19,9 @@ import (
 // The response header is always v0 (no tag byte), even for flexible
 // versions, because the client reads it before it knows our versions.
 
-// apiVersionsMax is the highest ApiVersions version we serve.
-const apiVersionsMax = 3
+// APIVersionsMax is the highest ApiVersions version we serve; a request
+// above it gets the KIP-511 answer.
+const APIVersionsMax = 3
 
 func decodeApiVersions(r *reader) kmsg.Request {
 	q := kmsg.NewPtrApiVersionsRequest()
@@ -40,11 +41,11 @@ func decodeApiVersions(r *reader) kmsg.Request {
 // always v0. h must be an ApiVersions header.
 func AppendApiVersionsResponse(dst []byte, h RequestHeader) []byte {
 	resp := kmsg.NewPtrApiVersionsResponse()
-	if h.APIVersion < 0 || h.APIVersion > apiVersionsMax {
+	if h.APIVersion < 0 || h.APIVersion > APIVersionsMax {
 		resp.Version = 0
 		resp.ErrorCode = kerr.UnsupportedVersion.Code
 		resp.ApiKeys = []kmsg.ApiVersionsResponseApiKey{{
-			ApiKey: apiVersionsKey, MinVersion: lookup(apiVersionsKey).min, MaxVersion: apiVersionsMax,
+			ApiKey: APIVersionsKey, MinVersion: lookup(APIVersionsKey).min, MaxVersion: APIVersionsMax,
 		}}
 		return AppendResponse(dst, h.CorrelationID, resp)
 	}

@@ -75,7 +75,7 @@ func ParseRequestHeader(frame []byte) (RequestHeader, []byte, error) {
 // headerSupported reports whether a request with header h may go on to
 // DecodeRequest or, for a too-new ApiVersions, to the KIP-511 reply.
 func headerSupported(h RequestHeader) error {
-	if supported(h.APIKey, h.APIVersion) || h.APIKey == apiVersionsKey && h.APIVersion > apiVersionsMax {
+	if supported(h.APIKey, h.APIVersion) || h.APIKey == APIVersionsKey && h.APIVersion > APIVersionsMax {
 		return nil
 	}
 	return fmt.Errorf("kafkacodec: %s (key %d) v%d: %w", RequestName(h.APIKey), h.APIKey, h.APIVersion, ErrUnsupported)

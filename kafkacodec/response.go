@@ -24,7 +24,7 @@ func AppendResponse(dst []byte, correlationID int32, resp kmsg.Response) []byte 
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0) // size, patched below
 	dst = binary.BigEndian.AppendUint32(dst, uint32(correlationID))
-	if resp.IsFlexible() && resp.Key() != apiVersionsKey {
+	if resp.IsFlexible() && resp.Key() != APIVersionsKey {
 		dst = append(dst, 0) // empty tag section
 	}
 	dst = resp.AppendTo(dst)

@@ -31,7 +31,7 @@ var apis = [...]api{
 	{key: 14, min: 0, max: 5, flexible: 4},
 	{key: 15, min: 0, max: 5, flexible: 5},
 	{key: 16, min: 0, max: 4, flexible: 3},
-	{key: 18, min: 0, max: apiVersionsMax, flexible: 3},
+	{key: 18, min: 0, max: APIVersionsMax, flexible: 3},
 	{key: 19, min: 0, max: 7, flexible: 5},
 	{key: 20, min: 0, max: 6, flexible: 4},
 	{key: 22, min: 0, max: 4, flexible: 2},
@@ -40,9 +40,9 @@ var apis = [...]api{
 	{key: 60, min: 0, max: 1, flexible: 0},
 }
 
-// apiVersionsKey is ApiVersions' key, whose responses keep header v0 and
+// APIVersionsKey is ApiVersions' key, whose responses keep header v0 and
 // whose too-new requests get the KIP-511 answer.
-const apiVersionsKey = 18
+const APIVersionsKey = 18
 
 // lookup returns the table row for key, or nil when we do not serve it.
 func lookup(key int16) *api {

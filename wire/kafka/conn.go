@@ -115,11 +115,11 @@ func (c *conn) answer(frame []byte) error {
 	}
 	out := bytebufferpool.Get()
 	defer bytebufferpool.Put(out)
-	if h.APIKey == apiVersionsKey {
+	if h.APIKey == kafkacodec.APIVersionsKey {
 		// A version we serve must still be a well-formed request; one above
 		// ours gets KIP-511's answer whatever its body (its format is not
 		// ours to know).
-		if h.APIVersion <= apiVersionsMax {
+		if h.APIVersion <= kafkacodec.APIVersionsMax {
 			if _, err := kafkacodec.DecodeRequest(h, body); err != nil {
 				return closing(reasonFor(err), fmt.Errorf("api_key %d v%d: %w", h.APIKey, h.APIVersion, err))
 			}
@@ -193,19 +193,6 @@ func responseSizeHint(resp kmsg.Response) int {
 	}
 	return n
 }
-
-// apiVersionsKey is ApiVersions' API key, answered here.
-const apiVersionsKey = 18
-
-// apiVersionsMax is the highest ApiVersions version we serve.
-var apiVersionsMax = func() int16 {
-	for _, v := range kafkacodec.Versions() {
-		if v.APIKey == apiVersionsKey {
-			return v.Max
-		}
-	}
-	return -1
-}()
 
 func reasonFor(err error) string {
 	if errors.Is(err, kafkacodec.ErrUnsupported) {
