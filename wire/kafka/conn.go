@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"runtime/debug"
-	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -143,7 +142,7 @@ func (c *conn) answer(frame []byte) error {
 			}
 		}
 		if resp != nil {
-			out.B = kafkacodec.AppendResponse(slices.Grow(out.B[:0], responseSizeHint(resp)), h.CorrelationID, resp)
+			out.B = kafkacodec.AppendResponse(out.B[:0], h.CorrelationID, resp)
 		}
 	}
 	return c.finish(h, start, func() error {
@@ -173,25 +172,6 @@ func (c *conn) requestContext(h kafkacodec.RequestHeader) context.Context {
 		client.ClientID = *h.ClientID
 	}
 	return cluster.WithKafkaClient(c.srv.ctx, client)
-}
-
-// responseSizeHint sizes the output buffer of a Fetch response that
-// AppendFetchResponse leaves to kmsg before it is encoded, so the record
-// batches are copied into it once instead of again at every doubling of
-// the buffer.
-func responseSizeHint(resp kmsg.Response) int {
-	f, ok := resp.(*kmsg.FetchResponse)
-	if !ok {
-		return 0
-	}
-	n := 64
-	for _, t := range f.Topics {
-		n += len(t.Topic) + 16
-		for _, p := range t.Partitions {
-			n += len(p.RecordBatches) + 64
-		}
-	}
-	return n
 }
 
 func reasonFor(err error) string {
