@@ -142,6 +142,9 @@ type fsm struct {
 	kq    *kafkaBatch
 	// onEvents receives each committed batch's MQTT events (Config.OnEvents).
 	onEvents func([]Event)
+	// onApplied is told after every change of the applied index (a
+	// committed batch, a restored snapshot); it must not block.
+	onApplied func()
 	// pinned counts Pebble snapshots handed to raft and not yet released;
 	// Restore waits for them before it closes the database they read.
 	pinned sync.WaitGroup
@@ -342,6 +345,9 @@ func (f *fsm) commit(b *pebble.Batch, last uint64) error {
 		return fmt.Errorf("raftstore: commit applied batch up to %d: %w", last, err)
 	}
 	f.applied.Store(last)
+	if f.onApplied != nil {
+		f.onApplied()
+	}
 	return nil
 }
 

@@ -31,7 +31,9 @@ type proposal struct {
 	cmd   Command
 	size  int // cmd.encodedLen()
 	start time.Time
-	done  func(value []byte, err error)
+	// done gets the raft index of the entry that carried the command (0
+	// when it was not appended), apply's value, or the error.
+	done func(index uint64, value []byte, err error)
 }
 
 // inflightEntry is one raft entry proposed and not yet applied.
@@ -80,7 +82,7 @@ func newProposer(r *raft.Raft, cfg Config, m *metrics) *proposer {
 }
 
 // submit queues a proposal, waiting while the queue is full.
-func (p *proposer) submit(ctx context.Context, cmd Command, done func([]byte, error)) error {
+func (p *proposer) submit(ctx context.Context, cmd Command, done func(uint64, []byte, error)) error {
 	size := cmd.encodedLen()
 	if size > p.cfg.MaxCommandBytes {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrCommandTooLarge, size, p.cfg.MaxCommandBytes)
@@ -135,7 +137,7 @@ func (p *proposer) packLoop() {
 		case <-p.stop:
 			p.finish(inflightEntry{future: f, props: props})
 			if carry != nil {
-				carry.done(nil, ErrClosed)
+				carry.done(0, nil, ErrClosed)
 			}
 			p.failQueued()
 			return
@@ -167,7 +169,7 @@ func (p *proposer) failQueued() {
 		select {
 		case pr := <-p.queue:
 			p.metrics.proposals.WithLabelValues("failed").Inc()
-			pr.done(nil, ErrClosed)
+			pr.done(0, nil, ErrClosed)
 		default:
 			return
 		}
@@ -199,11 +201,15 @@ func (p *proposer) finish(e inflightEntry) {
 		err = fmt.Errorf("raftstore: apply answered %d results for %d commands", len(results), len(e.props))
 	}
 	err = proposalError(err)
+	var index uint64
+	if err == nil {
+		index = e.future.Index()
+	}
 	for i, pr := range e.props {
 		p.metrics.commitSeconds.Observe(time.Since(pr.start).Seconds())
 		if err != nil {
 			p.metrics.proposals.WithLabelValues("failed").Inc()
-			pr.done(nil, err)
+			pr.done(0, nil, err)
 			continue
 		}
 		if results[i].err != nil {
@@ -211,7 +217,7 @@ func (p *proposer) finish(e inflightEntry) {
 		} else {
 			p.metrics.proposals.WithLabelValues("committed").Inc()
 		}
-		pr.done(results[i].value, results[i].err)
+		pr.done(index, results[i].value, results[i].err)
 	}
 }
 

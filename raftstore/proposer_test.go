@@ -49,9 +49,9 @@ func TestQueuedProposalsShareOneEntry(t *testing.T) {
 	const n = 100
 	answers := make(chan uint64, n)
 	for i := 0; i < n; i++ {
-		done := func(v []byte, err error) {
-			if err != nil {
-				t.Errorf("proposal: %v", err)
+		done := func(index uint64, v []byte, err error) {
+			if err != nil || index == 0 {
+				t.Errorf("proposal: index %d, %v", index, err)
 			}
 			answers <- binary.BigEndian.Uint64(v)
 		}

@@ -228,6 +228,9 @@ func (f *fsm) swapDB(applied uint64) error {
 	}
 	f.db = db
 	f.applied.Store(applied)
+	if f.onApplied != nil {
+		f.onApplied()
+	}
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -29,6 +30,9 @@ type Store struct {
 	raft     *raft.Raft
 	proposer *proposer
 	metrics  *metrics
+
+	forwarder atomic.Pointer[Forwarder] // set by SetForwarder
+	waiters   *appliedWaiters           // forwarded answers waiting for apply
 
 	done      chan struct{} // closed by fail
 	opened    chan struct{} // closed when Open returns
@@ -95,8 +99,12 @@ func (s *Store) open() error {
 	if err = s.metrics.register(s.cfg.Registerer, s); err != nil {
 		return err
 	}
-	s.bgDone.Add(1)
+	s.bgDone.Add(2)
 	go s.watchLogSize()
+	go func() {
+		defer s.bgDone.Done()
+		s.waiters.run(s.stopBg)
+	}()
 	s.logger.Info("raft store open", "raft_index", s.fsm.applied.Load(), "advertise", s.cfg.AdvertiseAddr)
 	return nil
 }
@@ -122,6 +130,8 @@ func (s *Store) openStorage() error {
 	}
 	s.fsm.onFatal = s.fail
 	s.fsm.onEvents = s.cfg.OnEvents
+	s.waiters = newAppliedWaiters(s.fsm.applied.Load)
+	s.fsm.onApplied = s.waiters.signal
 	s.snaps, err = raft.NewFileSnapshotStoreWithLogger(s.cfg.DataDir, s.cfg.SnapshotRetain,
 		newHCLog(s.logger.With("component", "raft-snapshots")))
 	if err != nil {
@@ -248,7 +258,10 @@ func (s *Store) ProposeAsync(ctx context.Context, cmd Command, done func(value [
 	if err := s.Err(); err != nil {
 		return fmt.Errorf("%w: %w", ErrClosed, err)
 	}
-	return s.proposer.submit(ctx, cmd, done)
+	if f := s.forwarder.Load(); f != nil && !s.IsLeader() {
+		return s.forward(ctx, *f, cmd, done)
+	}
+	return s.proposer.submit(ctx, cmd, func(_ uint64, v []byte, err error) { done(v, err) })
 }
 
 // IsLeader reports whether this node is the raft leader now.
