@@ -66,6 +66,17 @@ const (
 	CmdMappingDelete CommandType = 38
 	// CmdKafkaTrim applies retention to every partition.
 	CmdKafkaTrim CommandType = 39
+
+	// The node registry (nodes.go), from 48.
+
+	// CmdNodeRegister records a node as live with its addresses, handing
+	// out its Kafka broker id on its first registration.
+	CmdNodeRegister CommandType = 48
+	// CmdNodeDown records a node as lost and ends the sessions connected
+	// to it.
+	CmdNodeDown CommandType = 49
+	// CmdNodeForget removes a node from the registry.
+	CmdNodeForget CommandType = 50
 )
 
 // String returns the command type's name for logs and errors.
@@ -117,6 +128,18 @@ func kafkaCommandName(t CommandType) string {
 		return "mapping-delete"
 	case CmdKafkaTrim:
 		return "kafka-trim"
+	}
+	return nodeCommandName(t)
+}
+
+func nodeCommandName(t CommandType) string {
+	switch t {
+	case CmdNodeRegister:
+		return "node-register"
+	case CmdNodeDown:
+		return "node-down"
+	case CmdNodeForget:
+		return "node-forget"
 	}
 	return fmt.Sprintf("command-type-%d", uint16(t))
 }

@@ -31,9 +31,9 @@
 // Reads (KVGet, ReadQueue, Session, Match, ...) run concurrently with apply
 // and see applied state only; Config.OnEvents runs on the FSM goroutine
 // after each committed batch and must not block.
-// Lock order: fsm.mu, then mqttIndex.mu or kafkaIndex.mu (Restore
-// rebuilds the indexes while holding fsm.mu; the two index locks are never
-// held together); fsm.mu is the only lock held across Pebble calls; the
+// Lock order: fsm.mu, then mqttIndex.mu, kafkaIndex.mu or nodeIndex.mu
+// (Restore rebuilds the indexes while holding fsm.mu; no two index locks
+// are ever held together); fsm.mu is the only lock held across Pebble calls; the
 // index locks are held by apply only while a committed batch's changes
 // are folded in; the proposer's mu is never held while fsm.mu is taken.
 //
@@ -56,6 +56,15 @@
 // An in-memory index of topics, partition states and mappings serves the
 // reads, rebuilt on open and restore and changed only after a batch
 // commits, like the MQTT one.
+//
+// # Node registry
+//
+// The nodes that serve, their Kafka broker ids and addresses, and which
+// are live, are a replicated table too (node*.go, DESIGN.md "Node
+// registry"). Partition leadership is a function of the live set, and a
+// command that changes the live set bumps the leader epoch of the
+// partitions whose leader moved; downing a node ends the sessions
+// connected to it through the ordinary close path.
 //
 // # Buffer ownership
 //

@@ -288,6 +288,7 @@ var rejectionCauses = []error{
 	ErrOffsetMetadataTooLarge,
 	ErrInvalidGroupID,
 	ErrKVKey,
+	ErrUnknownNode,
 }
 
 // AppendOutcome encodes a proposal's answer for a forwarding RPC: the raft

@@ -36,6 +36,8 @@ type applyContext struct {
 	// MQTT ("" otherwise): MQTT→Kafka mappings skip it, so a record never
 	// loops back into the topic it came from.
 	kafkaFrom string
+	// nq collects the node registry changes of the whole ApplyBatch.
+	nq *nodeBatch
 }
 
 // applyFunc applies one command. It returns the value the proposer gets, a
@@ -74,6 +76,10 @@ var commands = map[commandKey]applyFunc{
 	{CmdMappingSet, 1}:     applyMappingSet,
 	{CmdMappingDelete, 1}:  applyMappingDelete,
 	{CmdKafkaTrim, 1}:      applyKafkaTrim,
+
+	{CmdNodeRegister, 1}: applyNodeRegister,
+	{CmdNodeDown, 1}:     applyNodeDown,
+	{CmdNodeForget, 1}:   applyNodeForget,
 }
 
 // RejectedError is the answer to a command that committed but that apply
@@ -140,6 +146,10 @@ type fsm struct {
 	// mappings); kq collects one ApplyBatch's changes to it until commit.
 	kafka *kafkaIndex
 	kq    *kafkaBatch
+	// nodes is the in-memory node registry; nq collects one ApplyBatch's
+	// changes to it until commit.
+	nodes *nodeIndex
+	nq    *nodeBatch
 	// onEvents receives each committed batch's MQTT events (Config.OnEvents).
 	onEvents func([]Event)
 	// onApplied is told after every change of the applied index (a
@@ -169,9 +179,10 @@ const stateMemTableBytes = 64 << 20
 const fsmDBName = "db"
 
 func openFSM(fs vfs.FS, dir string, logger *slog.Logger, m *metrics) (*fsm, error) {
-	f := &fsm{fs: fs, dir: dir, logger: logger, metrics: m, mqtt: &mqttIndex{}, kafka: newKafkaIndex()}
+	f := &fsm{fs: fs, dir: dir, logger: logger, metrics: m, mqtt: &mqttIndex{}, kafka: newKafkaIndex(), nodes: newNodeIndex()}
 	f.mq = newMQTTBatch(f.mqtt)
 	f.kq = newKafkaBatch(f.kafka)
+	f.nq = newNodeBatch(f.nodes)
 	if err := f.recoverSwap(); err != nil {
 		return nil, err
 	}
@@ -275,6 +286,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	defer b.Close()
 	f.mq.reset()
 	f.kq.reset()
+	f.nq.reset()
 	last := f.applied.Load()
 	for i, l := range logs {
 		if l.Index <= last {
@@ -301,6 +313,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	}
 	f.publishMQTT()
 	f.publishKafka()
+	f.publishNodes()
 	return resps
 }
 
@@ -310,7 +323,18 @@ func (f *fsm) rebuildIndexes(db *pebble.DB) error {
 	if err := f.mqtt.rebuild(db); err != nil {
 		return err
 	}
-	return f.kafka.rebuild(db)
+	if err := f.kafka.rebuild(db); err != nil {
+		return err
+	}
+	return f.nodes.rebuild(db)
+}
+
+// publishNodes applies the committed batch's registry changes to the
+// index. It runs after publishKafka, so whoever NodesChanged wakes reads
+// the partition leadership and epochs of the new live set.
+func (f *fsm) publishNodes() {
+	f.nq.commit()
+	f.nq.reset()
 }
 
 // publishKafka applies the committed batch's Kafka changes to the index
@@ -352,7 +376,7 @@ func (f *fsm) commit(b *pebble.Batch, last uint64) error {
 }
 
 func (f *fsm) applyEntry(b *pebble.Batch, l *raft.Log) ([]commandResult, error) {
-	a := &applyContext{batch: b, index: l.Index, term: l.Term, mq: f.mq, kq: f.kq}
+	a := &applyContext{batch: b, index: l.Index, term: l.Term, mq: f.mq, kq: f.kq, nq: f.nq}
 	f.mq.nextEntry()
 	f.kq.nextEntry()
 	var res []commandResult

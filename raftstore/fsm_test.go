@@ -131,11 +131,11 @@ func TestReplaySkipsAppliedEntries(t *testing.T) {
 }
 
 // TestDeterministicApply is the property DESIGN.md asks for: the same random
-// command stream (key/value, MQTT and Kafka commands) applied to two stores, with
+// command stream (key/value, MQTT, Kafka and node registry commands) applied to two stores, with
 // different batch boundaries, a close/reopen in the middle of one and a
 // snapshot/restore in the middle of the other, leaves byte-identical
-// databases, identical in-memory MQTT and Kafka indexes and the same
-// events.
+// databases, identical in-memory MQTT, Kafka and node indexes and the
+// same events.
 func TestDeterministicApply(t *testing.T) {
 	for seed := uint64(1); seed <= 20; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
@@ -179,11 +179,16 @@ func TestDeterministicApply(t *testing.T) {
 				if diff := sameLines(kafkaIndexDump(a.kafka), kafkaIndexDump(other.kafka)); diff != "" {
 					t.Fatalf("store %s: kafka index diverged from a: %s", name, diff)
 				}
+				if diff := sameLines(nodeIndexDump(a.nodes), nodeIndexDump(other.nodes)); diff != "" {
+					t.Fatalf("store %s: node index diverged from a: %s", name, diff)
+				}
 				checkMQTT(t, other)
 				checkKafka(t, other)
+				checkNodes(t, other)
 			}
 			checkMQTT(t, a)
 			checkKafka(t, a)
+			checkNodes(t, a)
 			if diff := sameEvents(aEvents, bEvents); diff != "" {
 				t.Fatalf("events of b differ from a (-a +b):\n%s", diff)
 			}
@@ -204,10 +209,13 @@ func applyInBatches(f *fsm, logs []*raft.Log, size func() int) {
 
 // randomLogs builds a stream of command entries (with some configuration
 // entries) over a small key set, so puts, deletes and counters collide,
-// mixed with MQTT commands over a few clients and topics (mqttGen).
+// mixed with MQTT commands over a few clients and topics (mqttGen), Kafka
+// commands (kafkaGen) and node registry commands over the nodes the
+// sessions connect to (nodeGen).
 func randomLogs(rng *rand.Rand, n int) []*raft.Log {
 	mqtt := newMQTTGen(rng)
 	kafka := newKafkaGen(rng, mqtt)
+	nodes := newNodeGen(rng, mqtt)
 	logs := make([]*raft.Log, 0, n)
 	for i := 1; i <= n; i++ {
 		if rng.IntN(20) == 0 {
@@ -218,6 +226,10 @@ func randomLogs(rng *rand.Rand, n int) []*raft.Log {
 		for j := range cmds {
 			key := []byte(fmt.Sprintf("k%d", rng.IntN(16)))
 			var c Command
+			if rng.IntN(16) == 0 {
+				cmds[j] = nodes.command()
+				continue
+			}
 			switch rng.IntN(6) {
 			case 0, 1:
 				cmds[j] = mqtt.command()

@@ -224,6 +224,7 @@ func kafkaIndexDump(x *kafkaIndex) []string {
 	}
 	out = append(out, fmt.Sprintf("view %d %d nums=%d topics=%d bytes=%d", len(x.view.toKafka), len(x.view.fromKafka),
 		len(x.nums), x.topicCount.Load(), x.bytes.Load()))
+	out = append(out, fmt.Sprintf("live brokers %v", x.live))
 	slices.Sort(out)
 	return out
 }

@@ -14,8 +14,9 @@ import (
 )
 
 // kafkaIndex is the in-memory view of the Kafka state that reads and
-// apply need without Pebble: every topic with its partitions' states, and
-// every mapping (compiled for matching). Like mqttIndex it equals what
+// apply need without Pebble: every topic with its partitions' states,
+// every mapping (compiled for matching), and the live brokers that
+// partition leadership is computed from. Like mqttIndex it equals what
 // Pebble holds as of the last committed batch: rebuilt when the state
 // machine opens or restores a snapshot, and changed only after a batch has
 // committed (kafkaBatch holds a batch's changes until then).
@@ -28,6 +29,10 @@ type kafkaIndex struct {
 	nums     map[uint32]*kafkaTopic
 	mappings map[string]Mapping
 	view     *mappingView
+	// live is the broker ids of the live nodes, ascending: partition
+	// leadership is a function of it (partitionLeader). It changes in the
+	// same commit as the leader epochs it moved.
+	live []int32
 	// changed is closed when a committed batch moves a partition's high
 	// watermark or log start, if anyone took it (waited) since the last
 	// close: KafkaChanged is free when no Fetch waits.
@@ -85,11 +90,15 @@ func (x *kafkaIndex) rebuild(r pebble.Reader) error {
 	if err == nil {
 		view, err = compileMappings(mappings)
 	}
+	var live []int32
+	if err == nil {
+		live, err = liveBrokers(r)
+	}
 	if err != nil {
 		return fmt.Errorf("raftstore: rebuild kafka index: %w", err)
 	}
 	x.mu.Lock()
-	x.topics, x.nums, x.mappings, x.view = topics, nums, mappings, view
+	x.topics, x.nums, x.mappings, x.view, x.live = topics, nums, mappings, view, live
 	x.wake()
 	x.mu.Unlock()
 	x.topicCount.Store(int64(len(topics)))
@@ -210,6 +219,8 @@ type kafkaBatch struct {
 	mappings map[string]*Mapping // nil: deleted by this batch
 	view     *mappingView        // the mappings as of this batch; nil: idx.view
 	moved    bool                // a high watermark or log start moved
+	live     []int32             // the live brokers as of this batch, if liveSet
+	liveSet  bool
 
 	appendedMQTT, appendedKafka int64
 	bytesDelta                  int64
@@ -249,6 +260,7 @@ func (b *kafkaBatch) reset() {
 	clear(b.mappings)
 	b.view = nil
 	b.moved = false
+	b.live, b.liveSet = nil, false
 	b.appendedMQTT, b.appendedKafka, b.bytesDelta = 0, 0, 0
 	if cap(b.scratch) > maxKeptScratchBytes {
 		b.scratch = nil // one big produce must not pin its size for good
@@ -310,6 +322,30 @@ func (b *kafkaBatch) deleteTopic(t *kafkaTopic) {
 	b.moved = true
 }
 
+// setLive records the live brokers (ascending) a node command of this
+// batch left, for the index's leadership.
+func (b *kafkaBatch) setLive(live []int32) {
+	b.live, b.liveSet = live, true
+}
+
+// topicsByName returns the topics as of this batch, sorted by name; the
+// topics are read-only.
+func (b *kafkaBatch) topicsByName() []*kafkaTopic {
+	out := make([]*kafkaTopic, 0, len(b.idx.topics)+len(b.topics))
+	for name, t := range b.idx.topics {
+		if _, changed := b.topics[name]; !changed {
+			out = append(out, t)
+		}
+	}
+	for _, t := range b.topics {
+		if t != nil {
+			out = append(out, t)
+		}
+	}
+	slices.SortFunc(out, func(x, y *kafkaTopic) int { return cmp.Compare(x.Name, y.Name) })
+	return out
+}
+
 // mappingView returns the mappings as of this batch.
 func (b *kafkaBatch) mappingView() *mappingView {
 	if b.view != nil {
@@ -356,7 +392,7 @@ func (b *kafkaBatch) setMapping(name string, m *Mapping) error {
 // commit folds the batch into the index once its Pebble batch committed.
 func (b *kafkaBatch) commit() {
 	x := b.idx
-	if len(b.topics) != 0 || len(b.parts) != 0 || len(b.mappings) != 0 || b.moved {
+	if len(b.topics) != 0 || len(b.parts) != 0 || len(b.mappings) != 0 || b.moved || b.liveSet {
 		x.mu.Lock()
 		b.commitTopics()
 		for k, s := range b.parts {
@@ -373,6 +409,9 @@ func (b *kafkaBatch) commit() {
 		}
 		if b.view != nil {
 			x.view = b.view
+		}
+		if b.liveSet {
+			x.live = b.live
 		}
 		if b.moved {
 			x.wake()
@@ -408,6 +447,18 @@ func (x *kafkaIndex) topicsSorted() []Topic {
 	x.mu.RUnlock()
 	slices.SortFunc(out, func(a, b Topic) int { return cmp.Compare(a.Name, b.Name) })
 	return out
+}
+
+// leader returns a partition's leader (partitionLeader over the live
+// brokers) and leader epoch, read under one lock so that the two agree.
+func (x *kafkaIndex) leader(topic string, p int32) (int32, int32, error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	t := x.topics[topic]
+	if t == nil || p < 0 || p >= t.Partitions {
+		return -1, -1, fmt.Errorf("%w: %q/%d", ErrUnknownTopicOrPartition, topic, p)
+	}
+	return partitionLeader(x.live, topicHash(topic), p), t.parts[p].epoch, nil
 }
 
 // partition returns a partition's number key and state.

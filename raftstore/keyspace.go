@@ -56,6 +56,15 @@ import (
 //	0x26   0x26 | g | t | p            committed offset             g
 //	0x27   0x27 | mapping name         mapping                      none: every group
 //
+// The node registry (node_commands.go encodes it). Partition leadership
+// is not stored: it is a function of the live nodes (node_apply.go), and
+// only its effect, the leader epochs, lives in the Kafka tables.
+//
+//	table  key                         value                       shard key
+//	0x30   0x30 | node id              node (broker id, live,      none: every group
+//	                                   changed ms, raft addr,
+//	                                   kafka addr)
+//
 // The record log (0x22, 0x23) is keyed by base offset, which only grows,
 // so its keys are appended at the end of each partition's range and
 // retention is a range delete of a prefix (DESIGN.md, "Performance path").
@@ -84,6 +93,8 @@ const (
 	tableKafkaProducer  byte = 0x25
 	tableKafkaOffset    byte = 0x26
 	tableKafkaMapping   byte = 0x27
+
+	tableNode byte = 0x30
 )
 
 // Meta keys.
@@ -103,6 +114,11 @@ var (
 	// keyKafkaProducerID holds the next producer id, as 8 big-endian
 	// bytes: every id below it was handed out by InitProducerID.
 	keyKafkaProducerID = []byte{tableMeta, 'k', 'a', 'f', 'k', 'a', '-', 'p', 'i', 'd'}
+	// keyNodeBrokerIDs counts the Kafka broker ids handed out, as 8
+	// big-endian bytes: the next node registered gets the count plus one,
+	// so ids start at 1 and a forgotten node's id is never handed out
+	// again.
+	keyNodeBrokerIDs = []byte{tableMeta, 'n', 'o', 'd', 'e', '-', 'b', 'r', 'o', 'k', 'e', 'r'}
 )
 
 // keyspaceFormat is the version of this keyspace layout. A database written

@@ -256,8 +256,11 @@ const (
 	EventTakenOver
 	// EventSessionEnded: the session Generation of ClientID no longer
 	// exists (expired, or ended by a clean start elsewhere; a session that
-	// ends with its own close, expiry 0, raises none). Node is the last
-	// node that held it.
+	// ends with its own close, expiry 0, raises none), or its connection
+	// on Node was ended because Node was marked down or forgotten
+	// (MarkNodeDown, ForgetNode: the session itself may live on,
+	// disconnected). Node is the last node that held it; a node holding
+	// that generation must drop the connection.
 	EventSessionEnded
 )
 

@@ -95,6 +95,24 @@ func (b *mqttBatch) sessionView(clientID string) (sessionView, bool) {
 	return v, ok
 }
 
+// connectedTo returns, sorted, the client ids of the sessions whose
+// connection node holds as of this batch.
+func (b *mqttBatch) connectedTo(node string) []string {
+	var ids []string
+	for id, v := range b.idx.sessions {
+		if _, changed := b.sessions[id]; !changed && v.connected && v.node == node {
+			ids = append(ids, id)
+		}
+	}
+	for id, v := range b.sessions {
+		if v != nil && v.connected && v.node == node {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids) // the maps' order must not reach apply
+	return ids
+}
+
 // masked reports whether the batch changed r, so the index's copy of it
 // is out of date.
 func (b *mqttBatch) masked(r subRef) bool {
