@@ -27,8 +27,9 @@
 //	  → Session.mu (one session's outbound state)
 //	    → whatever Conn.Send takes (it never blocks and never calls back)
 //
-// deliveredQueue.mu is a leaf (publishers wait on its condition variable
-// holding nothing else); the groups coordinator has its own single mutex,
+// deliveredQueue.mu, router.refreshMu (the node-address cache of QoS 0
+// routing) and Membership.mu are leaves (publishers wait on the delivered
+// queue's condition variable holding nothing else); the groups coordinator has its own single mutex,
 // never held while a Join or Sync waits. No lock is held across a blocking
 // call: proposals are asynchronous and their callbacks take Session.mu
 // afresh. Store events arrive on raft's FSM

@@ -51,29 +51,47 @@ func (n *Node) target(ev *raftstore.Event) *Session {
 	return nil
 }
 
-// routeQoS0 delivers a QoS 0 message from memory to the matching local
-// sessions and returns how many sessions matched. It never waits for the
-// log [DESIGN.md: QoS 0 delivery]. The local sessions are looked up under
-// one acquisition of the node's lock, not one per subscriber.
+// routeQoS0 delivers a QoS 0 message from memory to the matching
+// connected sessions and returns how many sessions matched. It never waits
+// for the log [DESIGN.md: QoS 0 delivery]: this node's sessions get it
+// here, and each other node holding matching sessions gets it in one
+// best-effort request (route.go) when the node has peers.
 func (n *Node) routeQoS0(m *raftstore.Message) int {
-	var buf [16]raftstore.Route
-	routes := buf[:0]
+	var lbuf [16]raftstore.Route
+	var rbuf [8]raftstore.Route
+	local, remote := lbuf[:0], rbuf[:0]
 	matched := 0
 	n.store.Match(m.Topic, m.PublisherID, func(r raftstore.Route) {
 		matched++
-		if r.Node == n.cfg.NodeID && r.Connected {
-			routes = append(routes, r)
+		switch {
+		case !r.Connected:
+		case r.Node == n.cfg.NodeID:
+			local = append(local, r)
+		case n.router != nil:
+			remote = append(remote, r)
 		}
 	})
+	n.deliverLocal(m, local)
+	if len(remote) > 0 {
+		n.router.route(m, remote)
+	}
+	return matched
+}
+
+// deliverLocal hands m to the local sessions of routes that still hold
+// the generation the route names (a session taken over or reconnected
+// meanwhile does not get it). The sessions are looked up under one
+// acquisition of the node's lock, not one per subscriber.
+func (n *Node) deliverLocal(m *raftstore.Message, routes []raftstore.Route) {
 	if len(routes) == 0 {
-		return matched
+		return
 	}
 	var sbuf [16]*Session
 	sessions := sbuf[:0]
 	n.mu.Lock()
-	for _, r := range routes {
-		s := n.sessions[r.ClientID]
-		if s != nil && s.gen != r.Generation {
+	for i := range routes {
+		s := n.sessions[routes[i].ClientID]
+		if s != nil && s.gen != routes[i].Generation {
 			s = nil
 		}
 		sessions = append(sessions, s)
@@ -89,7 +107,6 @@ func (n *Node) routeQoS0(m *raftstore.Message) int {
 			Message:         m,
 		})
 	}
-	return matched
 }
 
 // endStaleSessions closes the sessions that the replicated state says are

@@ -18,11 +18,15 @@ import (
 // KafkaConfig configures the Kafka side of a node. Zero values mean the
 // defaults; they never mean "unlimited".
 type KafkaConfig struct {
-	// BrokerID is this node's Kafka broker id in Metadata. Default 1.
+	// BrokerID is this node's Kafka broker id while it answers
+	// standalone, that is while the node registry has no live node (see
+	// kafka_brokers.go). Once nodes are registered, every broker id —
+	// this node's too — is the registry's. Default 1.
 	BrokerID int32
 	// AdvertiseHost and AdvertisePort are the address Metadata gives
-	// clients for this broker (--advertise-kafka). Defaults 127.0.0.1 and
-	// 9092, the listener's defaults.
+	// clients for this broker while standalone (--advertise-kafka); in a
+	// registered cluster each broker's address is the KafkaAddr its node
+	// registered. Defaults 127.0.0.1 and 9092, the listener's defaults.
 	AdvertiseHost string
 	AdvertisePort int32
 	// ClusterID is Metadata's cluster id. Default "tributary".
@@ -130,7 +134,10 @@ func (c KafkaConfig) Validate() error {
 
 // Kafka answers Kafka requests on top of a Node: produce through the log,
 // fetch from this node's applied state, consumer groups in memory with
-// committed offsets through the log.
+// committed offsets through the log. In a cluster every node is a broker
+// of the same Metadata (the live nodes of the replicated node registry),
+// serves Produce and Fetch for every partition, and coordinates the
+// groups the rendezvous hash gives it (kafka_brokers.go).
 //
 // Transactions are not supported: a Produce or InitProducerId with a
 // transactional id is answered TRANSACTIONAL_ID_AUTHORIZATION_FAILED, and
@@ -148,8 +155,10 @@ type Kafka struct {
 	bg        sync.WaitGroup
 }
 
-// NewKafka starts the Kafka side of n: the consumer-group coordinator and
-// the retention loop (the raft leader proposes a trim every TrimInterval).
+// NewKafka starts the Kafka side of n: the consumer-group coordinator,
+// the retention loop (the raft leader proposes a trim every TrimInterval)
+// and the registry watch that hands over groups this node stops
+// coordinating.
 func NewKafka(n *Node, cfg KafkaConfig) (*Kafka, error) {
 	if n == nil {
 		return nil, errors.New("cluster: NewKafka: node is nil")
@@ -169,8 +178,9 @@ func NewKafka(n *Node, cfg KafkaConfig) (*Kafka, error) {
 		stop:  make(chan struct{}),
 	}
 	k.groups = groups.New(cfg.Groups)
-	k.bg.Add(1)
+	k.bg.Add(2)
 	go k.trimLoop()
+	go k.watchRegistry()
 	return k, nil
 }
 
@@ -236,7 +246,7 @@ func (k *Kafka) Handle(ctx context.Context, req kmsg.Request) (kmsg.Response, er
 	return k.handleGroup(ctx, req)
 }
 
-// Close stops the retention loop and the coordinator, and wakes blocked
+// Close stops the background loops and the coordinator, and wakes blocked
 // requests (a waiting Fetch answers what it has). Idempotent.
 func (k *Kafka) Close() {
 	k.closeOnce.Do(func() {

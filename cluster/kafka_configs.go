@@ -123,8 +123,10 @@ func (k *Kafka) brokerConfigs() []configEntry {
 //     cleanup.policy, max.message.bytes, message.timestamp.type, each with
 //     its source (v1+: DEFAULT_CONFIG, or DYNAMIC_TOPIC_CONFIG for a value
 //     the topic set). Unknown topic: UNKNOWN_TOPIC_OR_PARTITION.
-//   - Brokers (type 4, name = our BrokerID or ""): read-only static
-//     configs. Another broker id, or another resource type: INVALID_REQUEST.
+//   - Brokers (type 4, name = this node's broker id — the registry's, or
+//     KafkaConfig.BrokerID standalone — or ""): read-only static configs.
+//     Another broker id (clients send a broker's resource to that broker),
+//     or another resource type: INVALID_REQUEST.
 //   - ConfigNames filters (null: all); synonyms (v1+) list the entry
 //     itself; no documentation (v3+).
 //
@@ -163,7 +165,8 @@ func (k *Kafka) resourceConfigs(rr kmsg.DescribeConfigsRequestResource) ([]confi
 		}
 		return k.topicConfigs(t.RetentionMillis, t.RetentionBytes), nil, ""
 	case kmsg.ConfigResourceTypeBroker:
-		if rr.ResourceName != "" && rr.ResourceName != strconv.Itoa(int(k.cfg.BrokerID)) {
+		self := k.brokers().self // -1: not registered yet, only "" names it
+		if rr.ResourceName != "" && (self < 0 || rr.ResourceName != strconv.Itoa(int(self))) {
 			return nil, kerr.InvalidRequest, "unexpected broker id " + strconv.Quote(rr.ResourceName)
 		}
 		return k.brokerConfigs(), nil, ""

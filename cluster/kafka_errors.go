@@ -28,8 +28,9 @@ var storeErrors = []struct {
 	{raftstore.ErrInvalidConfig, kerr.InvalidConfig},
 	{raftstore.ErrInvalidPartitions, kerr.InvalidPartitions},
 	{raftstore.ErrCommandTooLarge, kerr.MessageTooLarge},
-	// Not (or no longer) the leader, or shutting down: nothing was
-	// written, or the client must retry on a leader anyway.
+	// No raft leader to propose through (a follower forwards to it; none
+	// is reachable), or shutting down: nothing was written, and the client
+	// refreshes its metadata and retries.
 	{raftstore.ErrNotLeader, kerr.NotLeaderForPartition},
 	{raftstore.ErrClosed, kerr.NotLeaderForPartition},
 	// The outcome is unknown: the client retries (idempotent producers

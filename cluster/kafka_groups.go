@@ -19,59 +19,97 @@ import (
 // JoinGroup v0-9, SyncGroup v0-5, Heartbeat v0-4, LeaveGroup v0-5,
 // DescribeGroups v0-5, ListGroups v0-4: answered by the coordinator; an
 // empty group id is INVALID_GROUP_ID here.
+//
+// Each group has one coordinator node, the rendezvous hash of its id over
+// the live brokers (brokerView.coordinator). A group request (these, and
+// OffsetCommit and OffsetFetch) for a group another node coordinates is
+// answered NOT_COORDINATOR where its version puts errors, and this node
+// forgets whatever it still held of the group: the client looks the
+// coordinator up again and rejoins there. ListGroups lists only the groups
+// this node coordinates, as each Kafka broker lists its own.
 
 // handleGroup dispatches the coordinator's requests; any other request is
 // one Handle does not serve.
 func (k *Kafka) handleGroup(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	v := k.brokers()
 	switch r := req.(type) {
 	case *kmsg.JoinGroupRequest:
-		if r.Group == "" {
-			resp := r.ResponseKind().(*kmsg.JoinGroupResponse)
-			resp.ErrorCode = kerr.InvalidGroupID.Code
+		resp := r.ResponseKind().(*kmsg.JoinGroupResponse)
+		if code := k.groupCheck(&v, r.Group); code != 0 {
+			resp.ErrorCode, resp.MemberID = code, r.MemberID
 			return resp, nil
 		}
 		c := KafkaClientFrom(ctx)
 		return k.groups.JoinWithClient(ctx, r, c.ClientID, c.Host), nil
 	case *kmsg.SyncGroupRequest:
-		if r.Group == "" {
+		if code := k.groupCheck(&v, r.Group); code != 0 {
 			resp := r.ResponseKind().(*kmsg.SyncGroupResponse)
-			resp.ErrorCode = kerr.InvalidGroupID.Code
+			resp.ErrorCode = code
 			return resp, nil
 		}
 		return k.groups.Sync(ctx, r), nil
 	case *kmsg.HeartbeatRequest:
-		if r.Group == "" {
+		if code := k.groupCheck(&v, r.Group); code != 0 {
 			resp := r.ResponseKind().(*kmsg.HeartbeatResponse)
-			resp.ErrorCode = kerr.InvalidGroupID.Code
+			resp.ErrorCode = code
 			return resp, nil
 		}
 		return k.groups.Heartbeat(r), nil
 	case *kmsg.LeaveGroupRequest:
-		if r.Group == "" {
+		if code := k.groupCheck(&v, r.Group); code != 0 {
 			resp := r.ResponseKind().(*kmsg.LeaveGroupResponse)
-			resp.ErrorCode = kerr.InvalidGroupID.Code
+			resp.ErrorCode = code
 			return resp, nil
 		}
 		return k.groups.Leave(r), nil
 	case *kmsg.DescribeGroupsRequest:
-		resp := k.groups.Describe(r)
-		committed := k.committedGroups()
-		for i := range resp.Groups {
-			g := &resp.Groups[i]
-			switch {
-			case g.Group == "":
-				g.ErrorCode = kerr.InvalidGroupID.Code
-			case committed[g.Group] && (g.State == "Dead" || g.ErrorCode == kerr.GroupIDNotFound.Code):
-				// No members here (after a restart, say) but committed
-				// offsets: Kafka describes such a group as Empty.
-				g.State, g.ErrorCode = "Empty", 0
-			}
-		}
-		return resp, nil
+		return k.describeGroups(&v, r), nil
 	case *kmsg.ListGroupsRequest:
-		return k.listGroups(r), nil
+		return k.listGroups(&v, r), nil
 	}
 	return nil, fmt.Errorf("%w: api key %d version %d", ErrUnsupportedRequest, req.Key(), req.GetVersion())
+}
+
+// groupCheck answers what a group request must be refused with: 0 to
+// serve it, INVALID_GROUP_ID for an empty id, NOT_COORDINATOR for a group
+// another node coordinates (forgetting what this node held of it).
+func (k *Kafka) groupCheck(v *brokerView, group string) int16 {
+	switch {
+	case group == "":
+		return kerr.InvalidGroupID.Code
+	case v.coordinates(group):
+		return 0
+	}
+	if k.groups.Forget(group) {
+		k.log.Info("kafka group handed over: another node coordinates it", "group_id", group)
+	}
+	return kerr.NotCoordinator.Code
+}
+
+// describeGroups answers DescribeGroups: the coordinator's description of
+// the groups coordinated here, NOT_COORDINATOR for the others.
+func (k *Kafka) describeGroups(v *brokerView, r *kmsg.DescribeGroupsRequest) *kmsg.DescribeGroupsResponse {
+	resp := k.groups.Describe(r)
+	committed := k.committedGroups()
+	for i := range resp.Groups {
+		g := &resp.Groups[i]
+		if g.Group == "" {
+			g.ErrorCode = kerr.InvalidGroupID.Code
+			continue
+		}
+		if code := k.groupCheck(v, g.Group); code != 0 {
+			name := g.Group // the coordinator's copy: r's may alias the frame
+			*g = kmsg.NewDescribeGroupsResponseGroup()
+			g.Group, g.ErrorCode = name, code
+			continue
+		}
+		if committed[g.Group] && (g.State == "Dead" || g.ErrorCode == kerr.GroupIDNotFound.Code) {
+			// No members here (after a restart, or a handover) but
+			// committed offsets: Kafka describes such a group as Empty.
+			g.State, g.ErrorCode, g.ErrorMessage = "Empty", 0, nil
+		}
+	}
+	return resp
 }
 
 // OffsetCommit: v0-8
@@ -82,8 +120,11 @@ func (k *Kafka) handleGroup(ctx context.Context, req kmsg.Request) (kmsg.Respons
 //   - Allowed commits go through the log in one proposal; each partition
 //     answers its own error (UNKNOWN_TOPIC_OR_PARTITION,
 //     OFFSET_METADATA_TOO_LARGE past 4096 bytes of metadata).
-//   - A commit that cannot be proposed (not the leader) is
-//     COORDINATOR_NOT_AVAILABLE; one that does not commit in time,
+//   - A group another node coordinates is NOT_COORDINATOR for every
+//     partition (before any member check).
+//   - Commits are proposed from any node (a follower forwards them to the
+//     raft leader); one that cannot be proposed (no leader reachable) is
+//     COORDINATOR_NOT_AVAILABLE, one that does not commit in time
 //     REQUEST_TIMED_OUT.
 //
 // Version notes:
@@ -106,12 +147,13 @@ func (k *Kafka) offsetCommit(ctx context.Context, req *kmsg.OffsetCommitRequest)
 			resp.Topics[i].Partitions[j].Partition = rp.Partition
 		}
 	}
-	var code int16
-	if req.Group == "" {
-		code = kerr.InvalidGroupID.Code
-	} else if req.Version == 0 {
+	v := k.brokers()
+	code := k.groupCheck(&v, req.Group)
+	switch {
+	case code != 0:
+	case req.Version == 0:
 		code = k.groups.CheckCommit(req.Group, "", nil, -1)
-	} else {
+	default:
 		code = k.groups.CheckCommit(req.Group, req.MemberID, req.InstanceID, req.Generation)
 	}
 	if code != 0 {
@@ -184,6 +226,10 @@ func (k *Kafka) offsetCommits(req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCo
 //   - Null Topics (v2+) lists every offset the group committed.
 //   - RequireStable (v7+) is ignored: without transactions every commit is
 //     stable.
+//   - A group another node coordinates is NOT_COORDINATOR: per asked
+//     partition below v2 (no top-level code), top-level from v2 on with no
+//     topics (Kafka's OffsetFetchRequest.getErrorResponse), per group in
+//     v8's batch.
 //
 // Version notes:
 //   - v2: null Topics means all; top-level ErrorCode
@@ -208,12 +254,16 @@ type fetchedOffset struct {
 
 func (k *Kafka) offsetFetch(req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetchResponse {
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+	v := k.brokers()
 	if req.Version < 8 {
 		var asked []kmsg.OffsetFetchRequestGroupTopic
 		for _, t := range req.Topics {
 			asked = append(asked, kmsg.OffsetFetchRequestGroupTopic{Topic: t.Topic, Partitions: t.Partitions})
 		}
-		topics, code := k.fetchOffsets(req.Group, asked, req.Version >= 2 && req.Topics == nil)
+		topics, code := k.fetchOffsets(&v, req.Group, asked, req.Version >= 2 && req.Topics == nil)
+		if code == kerr.NotCoordinator.Code && req.Version >= 2 {
+			topics = nil // the top-level code says it all
+		}
 		resp.ErrorCode = code
 		resp.Topics = make([]kmsg.OffsetFetchResponseTopic, 0, len(topics))
 		for _, t := range topics {
@@ -230,7 +280,10 @@ func (k *Kafka) offsetFetch(req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetchRespo
 	}
 	resp.Groups = make([]kmsg.OffsetFetchResponseGroup, 0, len(req.Groups))
 	for _, g := range req.Groups {
-		topics, code := k.fetchOffsets(g.Group, g.Topics, g.Topics == nil)
+		topics, code := k.fetchOffsets(&v, g.Group, g.Topics, g.Topics == nil)
+		if code == kerr.NotCoordinator.Code {
+			topics = nil
+		}
 		rg := kmsg.OffsetFetchResponseGroup{Group: g.Group, ErrorCode: code}
 		for _, t := range topics {
 			rt := kmsg.OffsetFetchResponseGroupTopic{Topic: t.topic}
@@ -249,19 +302,19 @@ func (k *Kafka) offsetFetch(req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetchRespo
 
 // fetchOffsets answers one group's OffsetFetch: the asked partitions, or
 // every committed one when all is set; the code is the group's error.
-func (k *Kafka) fetchOffsets(group string, asked []kmsg.OffsetFetchRequestGroupTopic, all bool) ([]fetchedTopic, int16) {
-	if group == "" {
+func (k *Kafka) fetchOffsets(v *brokerView, group string, asked []kmsg.OffsetFetchRequestGroupTopic, all bool) ([]fetchedTopic, int16) {
+	if code := k.groupCheck(v, group); code != 0 {
 		// Every asked partition carries the error too (v0-1 have no
 		// top-level code).
 		var topics []fetchedTopic
 		for _, t := range asked {
 			ft := fetchedTopic{topic: t.Topic}
 			for _, p := range t.Partitions {
-				ft.partitions = append(ft.partitions, fetchedOffset{partition: p, offset: -1, epoch: -1, code: kerr.InvalidGroupID.Code})
+				ft.partitions = append(ft.partitions, fetchedOffset{partition: p, offset: -1, epoch: -1, code: code})
 			}
 			topics = append(topics, ft)
 		}
-		return topics, kerr.InvalidGroupID.Code
+		return topics, code
 	}
 	if all {
 		commits, err := k.store.CommittedOffsets(group)
@@ -331,15 +384,20 @@ func (k *Kafka) committedGroups() map[string]bool {
 	return set
 }
 
-// listGroups answers ListGroups: the coordinator's groups, plus the groups
-// that only have committed offsets (no members since the last restart),
-// listed as Empty like Kafka lists them, unless a v4+ states filter leaves
-// Empty out.
-func (k *Kafka) listGroups(r *kmsg.ListGroupsRequest) *kmsg.ListGroupsResponse {
+// listGroups answers ListGroups: the groups this node coordinates that
+// the coordinator holds, plus those that only have committed offsets (no
+// members here since the last restart or handover), listed as Empty like
+// Kafka lists them, unless a v4+ states filter leaves Empty out. A group
+// the coordinator still holds but another node now coordinates is not
+// listed (the registry watch forgets it).
+func (k *Kafka) listGroups(v *brokerView, r *kmsg.ListGroupsRequest) *kmsg.ListGroupsResponse {
 	resp := k.groups.List(r)
 	if resp.ErrorCode != 0 {
 		return resp
 	}
+	resp.Groups = slices.DeleteFunc(resp.Groups, func(g kmsg.ListGroupsResponseGroup) bool {
+		return !v.coordinates(g.Group)
+	})
 	if r.Version >= 4 && len(r.StatesFilter) > 0 && !slices.Contains(r.StatesFilter, "Empty") {
 		return resp
 	}
@@ -353,7 +411,7 @@ func (k *Kafka) listGroups(r *kmsg.ListGroupsRequest) *kmsg.ListGroupsResponse {
 		return resp
 	}
 	for _, name := range names {
-		if !listed[name] {
+		if !listed[name] && v.coordinates(name) {
 			g := kmsg.NewListGroupsResponseGroup()
 			g.Group, g.GroupState = name, "Empty"
 			resp.Groups = append(resp.Groups, g)

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -14,7 +15,16 @@ import (
 // Metadata: v0-12
 //
 // Behavior:
-//   - One broker: this node, which leads every partition and is the
+//   - Brokers are the live nodes of the node registry (kafka_brokers.go),
+//     each at the Kafka address it registered; the controller is the raft
+//     leader's broker. Each partition's leader and leader epoch are the
+//     registry's (PartitionLeader); replicas and ISR are every broker,
+//     leader first, since every node holds every partition; no replica is
+//     offline (a node that is down is no broker). A partition whose
+//     leader is no listed broker is LEADER_NOT_AVAILABLE (the client asks
+//     again).
+//   - Standalone (no live node registered): one broker, this node, which
+//     leads every partition (epoch from its PartitionState) and is the
 //     controller.
 //   - Null Topics (v1+), or an empty list at v0, lists every topic; an
 //     empty list at v1+ lists none.
@@ -44,16 +54,21 @@ const authorizedOpsOmitted = -2147483648
 
 func (k *Kafka) metadata(ctx context.Context, req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	b := kmsg.NewMetadataResponseBroker()
-	b.NodeID, b.Host, b.Port = k.cfg.BrokerID, k.cfg.AdvertiseHost, k.cfg.AdvertisePort
-	resp.Brokers = []kmsg.MetadataResponseBroker{b}
+	v := k.brokers()
+	resp.Brokers = make([]kmsg.MetadataResponseBroker, 0, len(v.brokers))
+	for _, vb := range v.brokers {
+		b := kmsg.NewMetadataResponseBroker()
+		b.NodeID, b.Host, b.Port = vb.id, vb.host, vb.port
+		resp.Brokers = append(resp.Brokers, b)
+	}
 	resp.ClusterID = strPtr(k.cfg.ClusterID)
-	resp.ControllerID = k.cfg.BrokerID
+	resp.ControllerID = v.controller
 	resp.AuthorizedOperations = authorizedOpsOmitted
+	leaders := newLeaderView(&v)
 
 	if req.Topics == nil || req.Version == 0 && len(req.Topics) == 0 {
 		for _, t := range k.store.Topics() {
-			resp.Topics = append(resp.Topics, k.metadataTopic(t))
+			resp.Topics = append(resp.Topics, k.metadataTopic(t, leaders))
 		}
 		return resp
 	}
@@ -81,19 +96,19 @@ func (k *Kafka) metadata(ctx context.Context, req *kmsg.MetadataRequest) *kmsg.M
 			continue
 		}
 		seen[name] = true
-		resp.Topics = append(resp.Topics, k.metadataNamed(ctx, name, autoCreate, &created))
+		resp.Topics = append(resp.Topics, k.metadataNamed(ctx, name, autoCreate, &created, leaders))
 	}
 	return resp
 }
 
 // metadataNamed answers one topic asked for by name, creating it when
 // allowed.
-func (k *Kafka) metadataNamed(ctx context.Context, name string, autoCreate bool, created *int) kmsg.MetadataResponseTopic {
+func (k *Kafka) metadataNamed(ctx context.Context, name string, autoCreate bool, created *int, leaders *leaderView) kmsg.MetadataResponseTopic {
 	if !validTopicName(name) {
 		return metadataError(&name, [16]byte{}, kerr.InvalidTopicException)
 	}
 	if t, ok := k.store.TopicByName(name); ok {
-		return k.metadataTopic(t)
+		return k.metadataTopic(t, leaders)
 	}
 	if !autoCreate {
 		return metadataError(&name, [16]byte{}, kerr.UnknownTopicOrPartition)
@@ -110,7 +125,7 @@ func (k *Kafka) metadataNamed(ctx context.Context, name string, autoCreate bool,
 		}
 		return metadataError(&name, [16]byte{}, e)
 	}
-	return k.metadataTopic(t)
+	return k.metadataTopic(t, leaders)
 }
 
 // autoCreate creates a topic with the defaults; a topic created meanwhile
@@ -139,28 +154,78 @@ func (k *Kafka) autoCreate(ctx context.Context, name string) (raftstore.Topic, e
 }
 
 // metadataTopic describes an existing topic and its partitions.
-func (k *Kafka) metadataTopic(t raftstore.Topic) kmsg.MetadataResponseTopic {
+func (k *Kafka) metadataTopic(t raftstore.Topic, leaders *leaderView) kmsg.MetadataResponseTopic {
 	st := kmsg.NewMetadataResponseTopic()
 	st.Topic = strPtr(t.Name)
 	st.TopicID = t.ID
 	st.AuthorizedOperations = authorizedOpsOmitted
 	st.Partitions = make([]kmsg.MetadataResponseTopicPartition, 0, t.Partitions)
-	replicas := []int32{k.cfg.BrokerID}
 	for p := range t.Partitions {
 		sp := kmsg.NewMetadataResponseTopicPartition()
 		sp.Partition = p
-		sp.Leader = k.cfg.BrokerID
-		sp.Replicas, sp.ISR, sp.OfflineReplicas = replicas, replicas, []int32{}
-		state, err := k.store.Partition(t.Name, p)
-		if err != nil {
+		sp.OfflineReplicas = []int32{}
+		leader, epoch, err := k.partitionLeader(t.Name, p, leaders.v)
+		switch {
+		case err != nil:
 			// Deleted while we were reading: the client asks again.
 			sp.ErrorCode, sp.Leader = kerr.LeaderNotAvailable.Code, -1
-		} else {
-			sp.LeaderEpoch = state.LeaderEpoch
+			sp.Replicas, sp.ISR = leaders.ledBy(-1), leaders.ledBy(-1)
+		case leader < 0:
+			// No live broker leads it (the registry changed while we
+			// read, or its leader has no Kafka address).
+			sp.ErrorCode, sp.Leader, sp.LeaderEpoch = kerr.LeaderNotAvailable.Code, -1, epoch
+			sp.Replicas, sp.ISR = leaders.ledBy(-1), leaders.ledBy(-1)
+		default:
+			sp.Leader, sp.LeaderEpoch = leader, epoch
+			sp.Replicas, sp.ISR = leaders.ledBy(leader), leaders.ledBy(leader)
 		}
 		st.Partitions = append(st.Partitions, sp)
 	}
 	return st
+}
+
+// partitionLeader returns a partition's leader broker and leader epoch as
+// Metadata gives them: the registry's, with leader -1 when it is not a
+// listed broker; when standalone, this node with its PartitionState's
+// epoch. An error when the partition does not exist (any more).
+func (k *Kafka) partitionLeader(topic string, partition int32, v *brokerView) (int32, int32, error) {
+	if v.standalone {
+		state, err := k.store.Partition(topic, partition)
+		if err != nil {
+			return -1, -1, err
+		}
+		return v.self, state.LeaderEpoch, nil
+	}
+	leader, epoch, err := k.store.PartitionLeader(topic, partition)
+	if err != nil {
+		return -1, -1, fmt.Errorf("cluster: leader of %s/%d: %w", topic, partition, err)
+	}
+	if _, ok := v.byID(leader); !ok {
+		return -1, epoch, nil
+	}
+	return leader, epoch, nil
+}
+
+// leaderView hands out replica lists (every broker, leader first) for one
+// Metadata answer, built once per leader and shared by its partitions
+// (the encoder only reads them).
+type leaderView struct {
+	v        *brokerView
+	replicas map[int32][]int32
+}
+
+func newLeaderView(v *brokerView) *leaderView {
+	return &leaderView{v: v, replicas: make(map[int32][]int32, len(v.brokers)+1)}
+}
+
+// ledBy returns every broker id with leader first (none first for -1).
+func (l *leaderView) ledBy(leader int32) []int32 {
+	r, ok := l.replicas[leader]
+	if !ok {
+		r = l.v.replicasLedBy(leader)
+		l.replicas[leader] = r
+	}
+	return r
 }
 
 // metadataError answers a topic that cannot be described.
@@ -185,7 +250,8 @@ func (k *Kafka) topicsByID() map[[16]byte]raftstore.Topic {
 // DescribeCluster: v0-1
 //
 // Behavior:
-//   - This node is the one broker and the controller.
+//   - The brokers and controller of Metadata: the live registered nodes
+//     and the raft leader's broker; standalone, this node alone.
 //   - v1: EndpointType 1 (brokers) only; 2 (controllers) is
 //     UNSUPPORTED_ENDPOINT_TYPE.
 //
@@ -200,11 +266,15 @@ func (k *Kafka) describeCluster(req *kmsg.DescribeClusterRequest) *kmsg.Describe
 		resp.EndpointType = req.EndpointType
 		return resp
 	}
+	v := k.brokers()
 	resp.ClusterID = k.cfg.ClusterID
-	resp.ControllerID = k.cfg.BrokerID
-	b := kmsg.NewDescribeClusterResponseBroker()
-	b.NodeID, b.Host, b.Port = k.cfg.BrokerID, k.cfg.AdvertiseHost, k.cfg.AdvertisePort
-	resp.Brokers = []kmsg.DescribeClusterResponseBroker{b}
+	resp.ControllerID = v.controller
+	resp.Brokers = make([]kmsg.DescribeClusterResponseBroker, 0, len(v.brokers))
+	for _, vb := range v.brokers {
+		b := kmsg.NewDescribeClusterResponseBroker()
+		b.NodeID, b.Host, b.Port = vb.id, vb.host, vb.port
+		resp.Brokers = append(resp.Brokers, b)
+	}
 	resp.ClusterAuthorizedOperations = authorizedOpsOmitted
 	return resp
 }
@@ -212,9 +282,13 @@ func (k *Kafka) describeCluster(req *kmsg.DescribeClusterRequest) *kmsg.Describe
 // FindCoordinator: v0-4
 //
 // Behavior:
-//   - Groups (key type 0) are coordinated by this broker; transactions
-//     (type 1) are not supported: COORDINATOR_NOT_AVAILABLE. Other types
-//     and empty keys are INVALID_REQUEST.
+//   - Groups (key type 0): the broker the rendezvous hash of the group id
+//     picks over the live brokers (brokerView.coordinator), the same
+//     answer on every node and every call while the registry stands;
+//     standalone, this node. With no broker to name,
+//     COORDINATOR_NOT_AVAILABLE (the client asks again).
+//   - Transactions (type 1) are not supported: COORDINATOR_NOT_AVAILABLE.
+//     Other types and empty keys are INVALID_REQUEST.
 //
 // Version notes:
 //   - v1: CoordinatorType, ErrorMessage
@@ -223,21 +297,22 @@ func (k *Kafka) describeCluster(req *kmsg.DescribeClusterRequest) *kmsg.Describe
 
 func (k *Kafka) findCoordinator(req *kmsg.FindCoordinatorRequest) *kmsg.FindCoordinatorResponse {
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	v := k.brokers()
 	if req.Version < 4 {
-		c := k.coordinatorFor(req.CoordinatorKey, req.CoordinatorType)
+		c := coordinatorFor(&v, req.CoordinatorKey, req.CoordinatorType)
 		resp.ErrorCode, resp.ErrorMessage = c.ErrorCode, c.ErrorMessage
 		resp.NodeID, resp.Host, resp.Port = c.NodeID, c.Host, c.Port
 		return resp
 	}
 	resp.Coordinators = make([]kmsg.FindCoordinatorResponseCoordinator, 0, len(req.CoordinatorKeys))
 	for _, key := range req.CoordinatorKeys {
-		resp.Coordinators = append(resp.Coordinators, k.coordinatorFor(key, req.CoordinatorType))
+		resp.Coordinators = append(resp.Coordinators, coordinatorFor(&v, key, req.CoordinatorType))
 	}
 	return resp
 }
 
-// coordinatorFor answers one coordinator key.
-func (k *Kafka) coordinatorFor(key string, keyType int8) kmsg.FindCoordinatorResponseCoordinator {
+// coordinatorFor answers one coordinator key from v.
+func coordinatorFor(v *brokerView, key string, keyType int8) kmsg.FindCoordinatorResponseCoordinator {
 	c := kmsg.NewFindCoordinatorResponseCoordinator()
 	c.Key, c.NodeID, c.Port = key, -1, -1
 	var e *kerr.Error
@@ -256,6 +331,12 @@ func (k *Kafka) coordinatorFor(key string, keyType int8) kmsg.FindCoordinatorRes
 		c.ErrorCode = e.Code
 		return c
 	}
-	c.NodeID, c.Host, c.Port = k.cfg.BrokerID, k.cfg.AdvertiseHost, k.cfg.AdvertisePort
+	b, ok := v.coordinator(key)
+	if !ok {
+		c.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		c.ErrorMessage = strPtr("no live broker")
+		return c
+	}
+	c.NodeID, c.Host, c.Port = b.id, b.host, b.port
 	return c
 }

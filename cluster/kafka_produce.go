@@ -27,6 +27,16 @@ import (
 //   - A transactional id is answered TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
 //     transactions are not supported.
 //   - Topics are never auto-created by Produce.
+//   - Any node accepts a Produce for any partition, including one whose
+//     leader (Metadata, PartitionLeader) is another broker: there is one
+//     raft log, a follower forwards the proposal to the raft leader, and
+//     the answer comes once this node has applied the entry, so offsets and
+//     idempotent-producer checks are the same whichever node took it. The
+//     partition leader only spreads clients over the nodes; answering
+//     NOT_LEADER_OR_FOLLOWER here would send a client on a detour that
+//     gains nothing. NOT_LEADER_OR_FOLLOWER is answered only when the store
+//     could not propose at all (no raft leader reachable, shutting down),
+//     which makes the client refresh its metadata and retry.
 //
 // Version notes:
 //   - v5: LogStartOffset in the response

@@ -20,9 +20,13 @@ import (
 //     twice in one request is INVALID_REQUEST for each entry.
 //   - NumPartitions -1 is DefaultPartitions; 0, below -1 or above
 //     maxPartitions is INVALID_PARTITIONS.
-//   - ReplicationFactor must be -1 or 1 (every node holds every partition;
-//     INVALID_REPLICATION_FACTOR otherwise); ReplicaAssignment is not
-//     supported (INVALID_REQUEST).
+//   - Every node holds every partition, so a topic has as many replicas
+//     as there are brokers (live nodes; 1 standalone). ReplicationFactor
+//     may be -1 or anything from 1 to that count (the topic gets them all,
+//     at least what was asked); more is INVALID_REPLICATION_FACTOR, as
+//     Kafka answers when it has too few brokers. ReplicaAssignment is not
+//     supported (INVALID_REQUEST). Any node creates and deletes topics
+//     (the proposal is forwarded to the raft leader).
 //   - Configs: retention.ms, retention.bytes and cleanup.policy=delete;
 //     anything else is INVALID_CONFIG, saying which (v1+ ErrorMessage).
 //   - ValidateOnly checks everything, existence included, and creates
@@ -39,6 +43,10 @@ import (
 // maxPartitions bounds a topic's partition count.
 const maxPartitions = 10000
 
+// maxReplicationFactor is the largest replication factor the wire can
+// carry (an int16).
+const maxReplicationFactor = 1<<15 - 1
+
 func (k *Kafka) createTopics(ctx context.Context, req *kmsg.CreateTopicsRequest) *kmsg.CreateTopicsResponse {
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
 	count := make(map[string]int, len(req.Topics))
@@ -47,6 +55,7 @@ func (k *Kafka) createTopics(ctx context.Context, req *kmsg.CreateTopicsRequest)
 	}
 	wctx, cancel := requestWait(ctx, req.TimeoutMillis)
 	defer cancel()
+	brokers := k.brokers()
 	resp.Topics = make([]kmsg.CreateTopicsResponseTopic, 0, len(req.Topics))
 	for i := range req.Topics {
 		rt := &req.Topics[i]
@@ -57,7 +66,7 @@ func (k *Kafka) createTopics(ctx context.Context, req *kmsg.CreateTopicsRequest)
 		if count[rt.Topic] > 1 {
 			e, msg = kerr.InvalidRequest, "topic listed more than once"
 		} else {
-			e, msg = k.createTopic(wctx, req, rt, &st)
+			e, msg = k.createTopic(wctx, req, rt, &st, &brokers)
 		}
 		if e != nil {
 			st.ErrorCode = e.Code
@@ -72,7 +81,8 @@ func (k *Kafka) createTopics(ctx context.Context, req *kmsg.CreateTopicsRequest)
 
 // createTopic validates and (unless ValidateOnly) creates one topic,
 // filling st on success.
-func (k *Kafka) createTopic(ctx context.Context, req *kmsg.CreateTopicsRequest, rt *kmsg.CreateTopicsRequestTopic, st *kmsg.CreateTopicsResponseTopic) (*kerr.Error, string) {
+func (k *Kafka) createTopic(ctx context.Context, req *kmsg.CreateTopicsRequest, rt *kmsg.CreateTopicsRequestTopic,
+	st *kmsg.CreateTopicsResponseTopic, brokers *brokerView) (*kerr.Error, string) {
 	if !validTopicName(rt.Topic) {
 		return kerr.InvalidTopicException, "topic names are 1-249 characters of [a-zA-Z0-9._-], not . or .."
 	}
@@ -83,11 +93,12 @@ func (k *Kafka) createTopic(ctx context.Context, req *kmsg.CreateTopicsRequest, 
 	if partitions == -1 {
 		partitions = k.cfg.DefaultPartitions
 	}
+	replicas := int16(min(len(brokers.brokers), maxReplicationFactor))
 	switch {
 	case partitions <= 0 || partitions > maxPartitions:
 		return kerr.InvalidPartitions, fmt.Sprintf("partitions must be in [1, %d] (or -1 for the default)", maxPartitions)
-	case rt.ReplicationFactor != -1 && rt.ReplicationFactor != 1:
-		return kerr.InvalidReplicationFactor, "replication factor must be 1 (or -1): every node holds every partition"
+	case rt.ReplicationFactor != -1 && (rt.ReplicationFactor < 1 || rt.ReplicationFactor > replicas):
+		return kerr.InvalidReplicationFactor, fmt.Sprintf("replication factor must be in [1, %d] (or -1): every one of the %d brokers holds every partition", replicas, replicas)
 	case len(rt.ReplicaAssignment) > 0:
 		return kerr.InvalidRequest, "replica assignments are not supported"
 	}
@@ -111,7 +122,7 @@ func (k *Kafka) createTopic(ctx context.Context, req *kmsg.CreateTopicsRequest, 
 		k.log.Info("kafka topic created", "topic", t.Name, "partitions", t.Partitions)
 		st.TopicID = t.ID
 	}
-	st.NumPartitions, st.ReplicationFactor = partitions, 1
+	st.NumPartitions, st.ReplicationFactor = partitions, replicas
 	st.Configs = createdConfigs(k.topicConfigs(settings.retentionMillis, settings.retentionBytes))
 	return nil, ""
 }

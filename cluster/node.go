@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"tributary/cluster/peer"
 	"tributary/raftstore"
 )
 
@@ -49,6 +50,20 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer receives the node's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
+	// Peers carries this node's requests to the other nodes: proposals
+	// forwarded to the raft leader (a follower then proposes like the
+	// leader does) and QoS 0 messages routed to the nodes that hold their
+	// subscribers. The node uses it and never closes it. Nil: a single
+	// node, which neither forwards (a follower's proposals fail with
+	// raftstore.ErrNotLeader) nor routes QoS 0 messages to other nodes.
+	// The other side is ServeRPC.
+	Peers *peer.Client
+	// PeerAddr maps a node (its raft server ID and its raft address from
+	// the raft configuration) to the address its ServeRPC server listens
+	// on. Nil: the raft address itself, since wire serves raft and the
+	// peer protocol on the one cluster port. Tests that serve each on a
+	// listener of its own map here.
+	PeerAddr func(nodeID, raftAddr string) string
 }
 
 // Limits of Config.
@@ -75,6 +90,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.PeerAddr == nil {
+		c.PeerAddr = func(_, raftAddr string) string { return raftAddr }
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -135,6 +153,11 @@ type Node struct {
 	endOfLife context.CancelFunc
 	// delivered gathers QoS 0 publishes to store in batches (delivered.go).
 	delivered *deliveredQueue
+	// router sends QoS 0 messages to other nodes' sessions (route.go);
+	// nil without Config.Peers.
+	router       *router
+	routeMetrics *routeMetrics
+	warnDeliver  rateLimited // malformed or misaddressed routed messages
 }
 
 // New starts a node: it ends the sessions a previous run of this node left
@@ -149,6 +172,10 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	rm, err := newRouteMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
 	n := &Node{
 		cfg:      cfg,
 		store:    cfg.Store,
@@ -158,6 +185,12 @@ func New(cfg Config) (*Node, error) {
 		opening:  make(map[string][]*Session),
 		closing:  make(map[string]*Session),
 		stop:     make(chan struct{}),
+
+		routeMetrics: rm,
+	}
+	if cfg.Peers != nil {
+		n.router = newRouter(n)
+		cfg.Store.SetForwarder(&forwarder{peers: cfg.Peers, addr: cfg.PeerAddr, timeout: cfg.ProposeTimeout})
 	}
 	n.life, n.endOfLife = context.WithCancel(context.Background())
 	n.delivered = newDeliveredQueue()
@@ -166,6 +199,16 @@ func New(cfg Config) (*Node, error) {
 	go n.tickLoop()
 	go n.flushDelivered()
 	return n, nil
+}
+
+// ServeRPC registers the node's handlers of the peer protocol on s:
+// proposals forwarded by followers (peer.KindForward, answered when this
+// node leads) and QoS 0 messages routed by other nodes to this node's
+// sessions (peer.KindDeliver). Call it before s.Serve. A single node
+// needs no server.
+func (n *Node) ServeRPC(s *peer.Server) {
+	s.Handle(peer.KindForward, n.handleForward)
+	s.Handle(peer.KindDeliver, n.handleDeliver)
 }
 
 // Close disconnects every local session (MQTT 5 clients get DISCONNECT

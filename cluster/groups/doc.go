@@ -17,7 +17,11 @@
 // the pending-sync timeout, protocol selection by vote, and the
 // generation/member checks of OffsetCommit (CheckCommit). It never stores
 // offsets and knows nothing of sockets, raft or other nodes: the caller
-// sends each group's requests to the coordinator the rendezvous hash picks.
+// sends each group's requests to the coordinator the rendezvous hash picks,
+// answers NOT_COORDINATOR itself for groups it does not coordinate, and
+// calls Relinquish (or Forget) when groups move to another node; their
+// blocked calls are then answered NOT_COORDINATOR and members rejoin at
+// the new coordinator.
 //
 // # Concurrency
 //

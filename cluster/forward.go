@@ -1,0 +1,123 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+
+	"tributary/cluster/peer"
+	"tributary/raftstore"
+)
+
+// Forwarding proposals to the raft leader [DESIGN.md: followers forward
+// their proposals to it]. A follower's raftstore hands each command it
+// cannot propose to forwarder.Forward, which sends it to the leader as a
+// peer.KindForward request; the leader's handleForward proposes it and
+// answers with the entry's index and apply's answer. raftstore then waits
+// until the follower has applied that index before it answers its
+// caller, so a client reads its own writes on any node.
+//
+// Error classes survive the trip: an answer carries raftstore's outcome
+// encoding (AppendOutcome), and a failure of the transport becomes
+//
+//	peer.ErrNotSent   → raftstore.ErrNotLeader: nothing reached the leader,
+//	                    so raftstore may send it again (to the new leader)
+//	peer.ErrNoAnswer  → raftstore.ErrOutcomeUnknown: it may have committed
+//	*peer.RemoteError → raftstore.ErrOutcomeUnknown: the leader's server
+//	                    answered for a handler that panicked or timed out,
+//	                    after the command may have been proposed
+
+// forwarder implements raftstore.Forwarder over the peer client.
+type forwarder struct {
+	peers *peer.Client
+	// addr maps the leader to its peer RPC address (Config.PeerAddr).
+	addr func(nodeID, raftAddr string) string
+	// timeout bounds a forward whose ctx has no deadline
+	// (Config.ProposeTimeout).
+	timeout time.Duration
+}
+
+// Forward sends cmd to the leader. ctx bounds the whole exchange (and
+// Config.ProposeTimeout does when ctx has no deadline). It never blocks on
+// the network, and never calls done before it returns: raftstore's
+// callers expect done on another goroutine, so a request the client
+// refuses at once (its queue full, the leader unreachable) is reported by
+// Forward's error instead, and done is not called.
+func (f *forwarder) Forward(ctx context.Context, leaderID, leaderAddr string, cmd raftstore.Command, done func(index uint64, value []byte, err error)) error {
+	cancel := context.CancelFunc(func() {})
+	if _, ok := ctx.Deadline(); !ok {
+		ctx, cancel = context.WithTimeout(ctx, f.timeout)
+	}
+	buf := bytebufferpool.Get()
+	buf.B = raftstore.AppendCommand(buf.B, cmd)
+	addr := f.addr(leaderID, leaderAddr)
+	// state: 0 while Call runs, 1 once it returned, 2 when a failure came
+	// before it returned (then in early).
+	var state atomic.Int32
+	var early error
+	f.peers.Call(ctx, addr, peer.KindForward, buf.B, func(resp []byte, err error) {
+		if err != nil && state.CompareAndSwap(0, 2) {
+			early = err
+			return
+		}
+		cancel()
+		if err != nil {
+			done(0, nil, forwardError(leaderID, addr, err))
+			return
+		}
+		done(raftstore.ParseOutcome(resp)) // resp is ours: value may alias it
+	})
+	bytebufferpool.Put(buf) // Call copied the frame
+	if !state.CompareAndSwap(0, 1) {
+		cancel()
+		return forwardError(leaderID, addr, early)
+	}
+	return nil
+}
+
+// forwardError maps a transport failure to the raftstore error class that
+// says what the caller may do next.
+func forwardError(leaderID, addr string, err error) error {
+	var remote *peer.RemoteError
+	switch {
+	case errors.Is(err, peer.ErrNotSent):
+		return fmt.Errorf("cluster: forward to leader %s at %s: %w: %w", leaderID, addr, raftstore.ErrNotLeader, err)
+	case errors.Is(err, peer.ErrNoAnswer), errors.As(err, &remote):
+		return fmt.Errorf("cluster: forward to leader %s at %s: %w: %w", leaderID, addr, raftstore.ErrOutcomeUnknown, err)
+	}
+	return fmt.Errorf("cluster: forward to leader %s at %s: %w", leaderID, addr, err)
+}
+
+// handleForward is the leader's side: it proposes a command a follower
+// forwarded and answers with the outcome once the entry is applied. A
+// node that is not the leader (any more) answers raftstore.ErrNotLeader,
+// which sends the follower looking for the new one.
+func (n *Node) handleForward(ctx context.Context, body []byte, reply func([]byte, error)) {
+	cmd, err := raftstore.ParseCommand(body)
+	if err != nil {
+		n.replyOutcome(reply, 0, nil, fmt.Errorf("cluster: forwarded command: %w", err))
+		return
+	}
+	// body aliases the frame, which is reused once this handler returns;
+	// the proposal outlives it. Copy the payload once.
+	cmd.Payload = append(make([]byte, 0, len(cmd.Payload)), cmd.Payload...)
+	err = n.store.ProposeForwarded(ctx, cmd, func(index uint64, value []byte, err error) {
+		n.replyOutcome(reply, index, value, err)
+	})
+	if err != nil {
+		n.replyOutcome(reply, 0, nil, err)
+	}
+}
+
+// replyOutcome encodes a proposal's outcome into a pooled buffer: reply
+// copies it.
+func (n *Node) replyOutcome(reply func([]byte, error), index uint64, value []byte, err error) {
+	buf := bytebufferpool.Get()
+	buf.B = raftstore.AppendOutcome(buf.B, index, value, err)
+	reply(buf.B, nil)
+	bytebufferpool.Put(buf)
+}
