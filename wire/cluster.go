@@ -25,18 +25,29 @@ const (
 	DefaultClusterKeepAliveIdle     = 15 * time.Second
 	DefaultClusterKeepAliveInterval = 5 * time.Second
 	DefaultClusterKeepAliveProbes   = 3
+	// DefaultClusterFirstByteTimeout closes an inbound connection that has
+	// not said which protocol it speaks within 10s. Both of our dialers
+	// speak at once (see ClusterRPCByte), so only a stray or hostile peer
+	// ever waits this long.
+	DefaultClusterFirstByteTimeout = 10 * time.Second
+	// DefaultClusterHandoffTimeout closes a routed connection that no
+	// Accept of its side took within 10s.
+	DefaultClusterHandoffTimeout = 10 * time.Second
 )
 
 // ClusterConfig configures the cluster port, which carries traffic between
-// nodes (raft streams today). The zero value of every optional field means
-// "use the default"; it never means "unlimited".
+// nodes: raft streams and forwarding RPC, told apart by the first byte of
+// each connection (see ClusterRPCByte). The zero value of every optional
+// field means "use the default"; it never means "unlimited".
 type ClusterConfig struct {
 	// Addr is the host:port to listen on. Required; port 0 picks a free
 	// port, which Addr() then reports.
 	Addr string
-	// MaxConns caps open inbound connections. A connection accepted past it
-	// is closed at once and counted in
-	// tributary_cluster_conns_rejected_total. Default 1024.
+	// MaxConns caps open inbound connections, raft and RPC together,
+	// counted from the TCP accept until the connection is closed (so also
+	// while its first byte is awaited). A connection accepted past it is
+	// closed at once and counted in tributary_cluster_conns_rejected_total.
+	// Default 1024.
 	MaxConns int
 	// DialTimeout bounds Dial when its caller passes no timeout. Default 10s.
 	DialTimeout time.Duration
@@ -48,6 +59,19 @@ type ClusterConfig struct {
 	// KeepAliveProbes is how many unanswered probes close a connection.
 	// Default 3.
 	KeepAliveProbes int
+	// FirstByteTimeout bounds the wait for an inbound connection's first
+	// byte, which routes it to raft or to RPC. A connection that sends
+	// nothing in time is closed and counted in
+	// tributary_cluster_conns_timed_out_total. Each connection waits in a
+	// goroutine of its own, so a silent peer delays no other. Default 10s.
+	FirstByteTimeout time.Duration
+	// HandoffTimeout bounds how long a routed connection waits for an
+	// Accept of its side (Accept for raft, RPC().Accept for forwarding
+	// RPC). Past it the connection is closed and counted in
+	// tributary_cluster_conns_dropped_total{proto}: a side nobody serves
+	// (RPC never used, raft not started yet or stopped) cannot pile
+	// connections up, and its peers see the close and retry. Default 10s.
+	HandoffTimeout time.Duration
 	// Registerer receives the listener's metrics. Nil registers none.
 	Registerer prometheus.Registerer
 	// Logger receives connection lifecycle events at Debug. Nil discards.
@@ -69,6 +93,12 @@ func (c ClusterConfig) withDefaults() ClusterConfig {
 	}
 	if c.KeepAliveProbes == 0 {
 		c.KeepAliveProbes = DefaultClusterKeepAliveProbes
+	}
+	if c.FirstByteTimeout == 0 {
+		c.FirstByteTimeout = DefaultClusterFirstByteTimeout
+	}
+	if c.HandoffTimeout == 0 {
+		c.HandoffTimeout = DefaultClusterHandoffTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -95,6 +125,8 @@ func (c ClusterConfig) Validate() error {
 		{"DialTimeout", c.DialTimeout},
 		{"KeepAliveIdle", c.KeepAliveIdle},
 		{"KeepAliveInterval", c.KeepAliveInterval},
+		{"FirstByteTimeout", c.FirstByteTimeout},
+		{"HandoffTimeout", c.HandoffTimeout},
 	} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("wire: ClusterConfig.%s is negative (%v)", d.name, d.v))
@@ -103,49 +135,85 @@ func (c ClusterConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// ClusterListener is the cluster port. It is a net.Listener whose accepted
-// connections have TCP_NODELAY and keepalives set, and its Dial gives
-// outbound connections the same options, so the pair can back a
-// raft.StreamLayer. It is safe for concurrent use.
+// ClusterListener is the cluster port. One TCP listener carries two
+// protocols, told apart by the first byte of each inbound connection:
+//
+//   - raft streams, which Accept returns (so the ClusterListener itself is
+//     the net.Listener of a raft.StreamLayer, with Dial as its dialer);
+//   - forwarding RPC, which RPC().Accept returns, dialed with DialRPC.
+//
+// Accepted and dialed connections have TCP_NODELAY and keepalives set. It
+// is safe for concurrent use.
 type ClusterListener struct {
 	ln        net.Listener
 	cfg       ClusterConfig
 	keepAlive net.KeepAliveConfig
 	log       *slog.Logger
+	warned    *WarnLimiter
+
+	// ctx ends when Close is called: it stops the hand-offs and cuts the
+	// first-byte reads of connections not yet routed.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// raftConns hands routed raft connections to Accept. It is
+	// unbuffered: a connection waits in its own goroutine, bounded by
+	// HandoffTimeout, never in a queue nobody drains.
+	raftConns chan net.Conn
+	rpc       *rpcListener
+	// acceptDone is closed when the accept goroutine has returned;
+	// acceptErr, set before, is why if it was not Close.
+	acceptDone chan struct{}
+	acceptErr  error
+	running    sync.WaitGroup // the accept goroutine and every router
 
 	open       atomic.Int64 // inbound connections not yet closed
 	accepted   prometheus.Counter
 	rejected   prometheus.Counter
+	timedOut   prometheus.Counter
+	routed     [numProtos]prometheus.Counter
+	dropped    [numProtos]prometheus.Counter
 	dialErrors prometheus.Counter
 }
 
-// ListenCluster validates cfg, binds cfg.Addr and registers the listener's
-// metrics. Connections are accepted by calling Accept.
+// ListenCluster validates cfg, binds cfg.Addr, registers the listener's
+// metrics and starts routing inbound connections: raft ones to Accept,
+// RPC ones to RPC().Accept.
 func ListenCluster(cfg ClusterConfig) (*ClusterListener, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
 	l := &ClusterListener{
-		cfg: cfg,
-		log: cfg.Logger,
+		cfg:    cfg,
+		log:    cfg.Logger,
+		warned: NewWarnLimiter(cfg.Logger),
 		keepAlive: net.KeepAliveConfig{
 			Enable:   true,
 			Idle:     cfg.KeepAliveIdle,
 			Interval: cfg.KeepAliveInterval,
 			Count:    cfg.KeepAliveProbes,
 		},
+		ctx:        ctx,
+		cancel:     cancel,
+		raftConns:  make(chan net.Conn),
+		acceptDone: make(chan struct{}),
 	}
+	l.rpc = &rpcListener{l: l, conns: make(chan net.Conn), closed: make(chan struct{})}
 	lc := net.ListenConfig{KeepAliveConfig: l.keepAlive}
 	ln, err := lc.Listen(context.Background(), "tcp", cfg.Addr)
 	if err != nil {
+		cancel()
 		return nil, fmt.Errorf("wire: cluster listen %s: %w", cfg.Addr, err)
 	}
 	l.ln = ln
 	if err := l.registerMetrics(cfg.Registerer); err != nil {
+		cancel()
 		_ = ln.Close() // the registration error is the one worth reporting
 		return nil, err
 	}
+	l.running.Add(1)
+	go l.acceptLoop()
 	return l, nil
 }
 
@@ -158,6 +226,22 @@ func (l *ClusterListener) registerMetrics(reg prometheus.Registerer) error {
 		Name: "tributary_cluster_conns_rejected_total",
 		Help: "Inbound connections closed at once because MaxConns were open.",
 	})
+	l.timedOut = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tributary_cluster_conns_timed_out_total",
+		Help: "Inbound connections closed because they sent no first byte within FirstByteTimeout.",
+	})
+	routed := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tributary_cluster_conns_routed_total",
+		Help: "Inbound connections routed by their first byte, by protocol (raft, rpc).",
+	}, []string{"proto"})
+	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tributary_cluster_conns_dropped_total",
+		Help: "Routed connections closed because no Accept of their side took them within HandoffTimeout, or the side was closed, by protocol.",
+	}, []string{"proto"})
+	for p := range numProtos {
+		l.routed[p] = routed.WithLabelValues(p.String())
+		l.dropped[p] = dropped.WithLabelValues(p.String())
+	}
 	l.dialErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "tributary_cluster_dial_errors_total",
 		Help: "Outbound connections to other nodes that failed to open.",
@@ -169,7 +253,7 @@ func (l *ClusterListener) registerMetrics(reg prometheus.Registerer) error {
 	if reg == nil {
 		return nil
 	}
-	cs := []prometheus.Collector{l.accepted, l.rejected, l.dialErrors, open}
+	cs := []prometheus.Collector{l.accepted, l.rejected, l.timedOut, routed, dropped, l.dialErrors, open}
 	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
 			for _, done := range cs[:i] {
@@ -181,33 +265,24 @@ func (l *ClusterListener) registerMetrics(reg prometheus.Registerer) error {
 	return nil
 }
 
-// Accept waits for the next inbound connection. Connections past MaxConns
-// are closed and skipped here, so the caller only sees admitted ones. After
-// Close it returns an error wrapping net.ErrClosed.
+// Accept waits for the next inbound raft connection: one whose first byte
+// is not ClusterRPCByte. That byte is not lost: the connection's first
+// Read returns it. Connections past MaxConns never reach it. After Close
+// it returns an error wrapping net.ErrClosed.
 func (l *ClusterListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.ln.Accept()
-		if err != nil {
-			return nil, fmt.Errorf("wire: cluster accept: %w", err)
-		}
-		if n := l.open.Add(1); n > int64(l.cfg.MaxConns) {
-			l.open.Add(-1)
-			l.rejected.Inc()
-			l.log.Debug("cluster conn rejected: too many open", "remote_addr", c.RemoteAddr().String(), "max_conns", l.cfg.MaxConns)
-			_ = c.Close() // nothing was sent on it; its error tells us nothing
-			continue
-		}
-		setNoDelay(c)
-		l.accepted.Inc()
-		l.log.Debug("cluster conn accepted", "remote_addr", c.RemoteAddr().String())
-		return &clusterConn{Conn: c, l: l}, nil
-	}
+	return l.acceptFrom(l.raftConns, nil, protoRaft)
 }
 
-// Close stops listening. Connections already accepted stay open: they
-// belong to whoever accepted them.
+// Close stops listening and routing: both Accept and RPC().Accept return
+// an error wrapping net.ErrClosed, and the connections not yet handed to
+// either (waiting for their first byte or for an Accept) are closed. It
+// returns once the listener's goroutines have ended. Connections already
+// handed over stay open: they belong to whoever accepted them.
 func (l *ClusterListener) Close() error {
-	if err := l.ln.Close(); err != nil {
+	l.cancel()
+	err := l.ln.Close()
+	l.running.Wait()
+	if err != nil {
 		return fmt.Errorf("wire: cluster close: %w", err)
 	}
 	return nil
@@ -216,9 +291,20 @@ func (l *ClusterListener) Close() error {
 // Addr returns the address the listener is bound to.
 func (l *ClusterListener) Addr() net.Addr { return l.ln.Addr() }
 
+// RPC returns the listener of forwarding-RPC connections on this port:
+// its Accept yields the inbound connections that began with
+// ClusterRPCByte, with that byte consumed. It reports the same Addr as l.
+// Closing it stops only the RPC side (RPC connections that arrive later
+// are closed and counted as dropped); closing l closes both. Every call
+// returns the same listener.
+func (l *ClusterListener) RPC() net.Listener { return l.rpc }
+
 // Dial opens a connection to another node's cluster port within timeout
 // (DialTimeout if timeout is not positive), with TCP_NODELAY and keepalives
-// set. Its signature matches what raft.StreamLayer's Dial needs.
+// set. Its signature matches what raft.StreamLayer's Dial needs. The
+// caller's first byte decides where the connection lands: raft always
+// writes its RPC type first (see ClusterRPCByte); anything else must use
+// DialRPC.
 func (l *ClusterListener) Dial(address string, timeout time.Duration) (net.Conn, error) {
 	if timeout <= 0 {
 		timeout = l.cfg.DialTimeout
@@ -234,6 +320,38 @@ func (l *ClusterListener) Dial(address string, timeout time.Duration) (net.Conn,
 	return c, nil
 }
 
+// rpcPreamble is what DialRPC writes first. Write does not keep it.
+var rpcPreamble = [1]byte{ClusterRPCByte}
+
+// DialRPC opens a forwarding-RPC connection to another node's cluster
+// port: it dials as Dial does and writes ClusterRPCByte, all within
+// timeout (DialTimeout if timeout is not positive), so the peer routes it
+// to its RPC().Accept. The caller writes its protocol from the first byte
+// after that one.
+func (l *ClusterListener) DialRPC(address string, timeout time.Duration) (net.Conn, error) {
+	if timeout <= 0 {
+		timeout = l.cfg.DialTimeout
+	}
+	deadline := time.Now().Add(timeout)
+	c, err := l.Dial(address, timeout)
+	if err != nil {
+		return nil, err
+	}
+	err = c.SetWriteDeadline(deadline)
+	if err == nil {
+		_, err = c.Write(rpcPreamble[:])
+	}
+	if err == nil {
+		err = c.SetWriteDeadline(time.Time{})
+	}
+	if err != nil {
+		_ = c.Close() // the write error is the one worth reporting
+		l.dialErrors.Inc()
+		return nil, fmt.Errorf("wire: cluster dial rpc %s: %w", address, err)
+	}
+	return c, nil
+}
+
 // setNoDelay turns Nagle off: raft heartbeats and small appends must not
 // wait for an ACK of the previous segment. Go sets it by default on TCP;
 // setting it here keeps that true whatever the default becomes.
@@ -242,28 +360,3 @@ func setNoDelay(c net.Conn) {
 		_ = tc.SetNoDelay(true) // fails only on a closed socket, which the next read reports
 	}
 }
-
-// clusterConn releases its MaxConns slot exactly once when closed.
-type clusterConn struct {
-	net.Conn
-	l    *ClusterListener
-	once sync.Once
-}
-
-// Close closes the connection and frees its slot.
-func (c *clusterConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(func() {
-		c.l.open.Add(-1)
-		c.l.log.Debug("cluster conn closed", "remote_addr", c.RemoteAddr().String())
-	})
-	if err != nil {
-		return fmt.Errorf("wire: cluster conn close: %w", err)
-	}
-	return nil
-}
-
-// NetConn returns the underlying TCP connection, as tls.Conn.NetConn does,
-// for callers that need socket options or zero-copy paths. Closing it
-// directly would leak the MaxConns slot; close the clusterConn instead.
-func (c *clusterConn) NetConn() net.Conn { return c.Conn }

@@ -41,7 +41,7 @@ func TestCluster_SocketOptions(t *testing.T) {
 		KeepAliveProbes:   4,
 	})
 	accepted := acceptAsync(l)
-	out := dial(t, l)
+	out := dialRaft(t, l) // a first byte, so that the port routes it to Accept
 	r := <-accepted
 	if r.err != nil {
 		t.Fatalf("Accept: %v", r.err)

@@ -52,6 +52,12 @@ func TestCluster_DialAcceptRoundTrip(t *testing.T) {
 		t.Fatalf("Dial: %v", err)
 	}
 	defer out.Close()
+	_ = out.SetDeadline(time.Now().Add(testTimeout))
+	// The first byte routes the connection, so it is written before the
+	// connection can be accepted; Accept must hand it back intact.
+	if _, err := out.Write([]byte("ping")); err != nil {
+		t.Fatalf("write: %v", err)
+	}
 	r := <-accepted
 	if r.err != nil {
 		t.Fatalf("Accept: %v", r.err)
@@ -59,11 +65,7 @@ func TestCluster_DialAcceptRoundTrip(t *testing.T) {
 	in := r.c
 	defer in.Close()
 	_ = in.SetDeadline(time.Now().Add(testTimeout))
-	_ = out.SetDeadline(time.Now().Add(testTimeout))
 
-	if _, err := out.Write([]byte("ping")); err != nil {
-		t.Fatalf("write: %v", err)
-	}
 	buf := make([]byte, 4)
 	if _, err := io.ReadFull(in, buf); err != nil || string(buf) != "ping" {
 		t.Fatalf("read on accepted side = %q, %v", buf, err)
@@ -84,13 +86,13 @@ func TestCluster_MaxConnsRejectsAndFreesSlots(t *testing.T) {
 	l := listenCluster(t, wire.ClusterConfig{MaxConns: 1, Registerer: reg})
 
 	first := acceptAsync(l)
-	c1 := dial(t, l)
+	c1 := dialRaft(t, l)
 	r1 := <-first
 	if r1.err != nil {
 		t.Fatalf("Accept first: %v", r1.err)
 	}
 
-	next := acceptAsync(l) // rejects the second, then waits for a third
+	next := acceptAsync(l) // the second is rejected, the third taken
 	c2 := dial(t, l)
 	_ = c2.SetReadDeadline(time.Now().Add(testTimeout))
 	if n, err := c2.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !isReset(err) {
@@ -107,7 +109,7 @@ func TestCluster_MaxConnsRejectsAndFreesSlots(t *testing.T) {
 	if err := r1.c.Close(); err == nil {
 		t.Error("second Close of the same conn returned nil, want the closed-conn error")
 	}
-	c3 := dial(t, l)
+	c3 := dialRaft(t, l)
 	r3 := <-next
 	if r3.err != nil {
 		t.Fatalf("Accept third after a slot freed: %v", r3.err)
@@ -123,6 +125,36 @@ func TestCluster_MaxConnsRejectsAndFreesSlots(t *testing.T) {
 		t.Errorf("accepted_total = %v, want 2", got)
 	}
 	_ = c1.Close()
+
+	// A slot is held from the TCP accept, before the first byte routes
+	// the connection: a silent connection counts, and RPC connections
+	// share the budget with raft.
+	if err := r3.c.Close(); err != nil {
+		t.Fatalf("close third: %v", err)
+	}
+	eventually(t, "the third's slot freed", func() bool { return metricValue(t, reg, "tributary_cluster_conns_open") == 0 })
+	silent := dial(t, l)
+	eventually(t, "the silent conn admitted", func() bool { return metricValue(t, reg, "tributary_cluster_conns_open") == 1 })
+	over := dialRaft(t, l)
+	_ = over.SetReadDeadline(time.Now().Add(testTimeout))
+	if n, err := over.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !isReset(err) {
+		t.Fatalf("conn past a silent one holding the slot: read %d, %v; want it closed by the server", n, err)
+	}
+	if got := metricValue(t, reg, "tributary_cluster_conns_rejected_total"); got != 2 {
+		t.Errorf("rejected_total = %v, want 2", got)
+	}
+	_ = silent.Close() // the server sees EOF instead of a first byte and frees the slot
+	eventually(t, "the silent conn's slot freed", func() bool { return metricValue(t, reg, "tributary_cluster_conns_open") == 0 })
+	rpcAccepted := acceptRPCAsync(l)
+	rpc := dialRPC(t, l)
+	r := <-rpcAccepted
+	if r.err != nil {
+		t.Fatalf("RPC Accept after the slot freed: %v", r.err)
+	}
+	defer r.c.Close()
+	if r.c.RemoteAddr().String() != rpc.LocalAddr().String() {
+		t.Errorf("RPC accepted %v, want %v", r.c.RemoteAddr(), rpc.LocalAddr())
+	}
 }
 
 func TestCluster_AcceptAfterClose(t *testing.T) {
@@ -176,15 +208,18 @@ func TestListenCluster_BindError(t *testing.T) {
 func TestClusterConfig_ValidateReportsEveryProblem(t *testing.T) {
 	t.Parallel()
 	err := wire.ClusterConfig{
-		Addr:            "nohostport",
-		MaxConns:        -1,
-		DialTimeout:     -time.Second,
-		KeepAliveProbes: -2,
+		Addr:             "nohostport",
+		MaxConns:         -1,
+		DialTimeout:      -time.Second,
+		KeepAliveProbes:  -2,
+		FirstByteTimeout: -time.Second,
+		HandoffTimeout:   -time.Second,
 	}.Validate()
 	if err == nil {
 		t.Fatal("Validate accepted a broken config")
 	}
-	for _, want := range []string{"Addr", "MaxConns is negative", "DialTimeout is negative", "KeepAliveProbes is negative"} {
+	for _, want := range []string{"Addr", "MaxConns is negative", "DialTimeout is negative", "KeepAliveProbes is negative",
+		"FirstByteTimeout is negative", "HandoffTimeout is negative"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate error lacks %q:\n%v", want, err)
 		}
@@ -194,6 +229,7 @@ func TestClusterConfig_ValidateReportsEveryProblem(t *testing.T) {
 	}
 }
 
+// dial opens a connection to l that has sent nothing yet.
 func dial(t *testing.T, l *wire.ClusterListener) net.Conn {
 	t.Helper()
 	c, err := l.Dial(l.Addr().String(), testTimeout)
@@ -202,6 +238,38 @@ func dial(t *testing.T, l *wire.ClusterListener) net.Conn {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// dialRaft opens a connection that l routes to raft: it sends raft's
+// AppendEntries type byte (0), as a raft transport's first byte.
+func dialRaft(t *testing.T, l *wire.ClusterListener) net.Conn {
+	t.Helper()
+	c := dial(t, l)
+	_ = c.SetWriteDeadline(time.Now().Add(testTimeout))
+	if _, err := c.Write([]byte{0}); err != nil {
+		t.Fatalf("write raft's first byte: %v", err)
+	}
+	return c
+}
+
+// dialRPC opens a connection with DialRPC.
+func dialRPC(t *testing.T, l *wire.ClusterListener) net.Conn {
+	t.Helper()
+	c, err := l.DialRPC(l.Addr().String(), testTimeout)
+	if err != nil {
+		t.Fatalf("DialRPC: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func acceptRPCAsync(l *wire.ClusterListener) <-chan acceptResult {
+	ch := make(chan acceptResult, 1)
+	go func() {
+		c, err := l.RPC().Accept()
+		ch <- acceptResult{c, err}
+	}()
+	return ch
 }
 
 // metricValue gathers g and returns the value of the counter or gauge

@@ -6,11 +6,12 @@
 //     runs, /readyz answers 200 when the HTTPConfig.Ready callback returns nil
 //     and 503 with the callback's error as text otherwise, /metrics serves the
 //     Prometheus text format from the Gatherer it is handed;
-//   - the cluster port (ListenCluster): a net.Listener plus a Dial function
-//     that together carry raft streams between nodes. A later change
-//     demultiplexes this port by the first byte of each connection into raft
-//     streams and forwarding RPC; raft's own streams begin with its RPC type
-//     byte (0-3 today), which is what that split will key on.
+//   - the cluster port (ListenCluster), demultiplexed by the first byte of
+//     each inbound connection: ClusterRPCByte (0xC7) opens a forwarding-RPC
+//     connection, which RPC().Accept returns and DialRPC dials; any other
+//     byte is a raft stream (raft starts each with its RPC type, 0..4),
+//     which Accept returns with that byte replayed, so the listener and
+//     Dial together back a raft.StreamLayer.
 //
 // The MQTT and Kafka listeners and their connection state machines come in
 // sub-packages (wire/mqtt, wire/kafka).
@@ -23,12 +24,16 @@
 // Concurrency: every exported type is safe for concurrent use. ListenHTTP and
 // ListenCluster bind synchronously, so a bind error is returned to the caller
 // and Addr reports the bound address (useful with port 0). The HTTP server
-// serves in one goroutine of its own plus one per connection (net/http); the
-// cluster listener starts none: its caller drives Accept.
+// serves in one goroutine of its own plus one per connection (net/http). The
+// cluster listener runs one accept goroutine, plus one per inbound
+// connection from its accept until its first byte is read and an Accept of
+// its side takes it (each step bounded by ClusterConfig.FirstByteTimeout and
+// HandoffTimeout, and their number by MaxConns); nothing is queued.
 //
-// Ownership: a connection returned by ClusterListener.Accept or Dial belongs
-// to the caller, who must Close it; closing the listener does not close the
-// connections it accepted. No buffer crosses this package's API yet.
+// Ownership: a connection returned by ClusterListener.Accept,
+// RPC().Accept, Dial or DialRPC belongs to the caller, who must Close it;
+// closing the listener closes the connections not yet handed over, not
+// those it handed over. No buffer crosses this package's API yet.
 //
 // Logging: connection lifecycle at Debug; serve and scrape failures at Warn.
 package wire

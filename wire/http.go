@@ -47,6 +47,10 @@ type HTTPConfig struct {
 	// Mappings, when set, serves the mapping admin API (/admin/mappings);
 	// it returns nil while the node cannot change mappings yet (503).
 	Mappings func() MappingAdmin
+	// Members, when set, serves the member admin API (/admin/members,
+	// /admin/leadership/transfer); it returns nil while the node cannot
+	// answer yet (503).
+	Members func() MemberAdmin
 	// Logger receives serve errors. Nil discards them.
 	Logger *slog.Logger
 
@@ -230,6 +234,9 @@ func newHTTPHandler(cfg HTTPConfig) http.Handler {
 		ErrorHandling:       promhttp.HTTPErrorOnError,
 		MaxRequestsInFlight: cfg.MaxInflightScrapes,
 	}))
+	if cfg.Members != nil {
+		addMemberRoutes(mux, cfg.Members)
+	}
 	if cfg.Mappings != nil {
 		addAdminRoutes(mux, cfg.Mappings)
 	}

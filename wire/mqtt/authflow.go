@@ -27,7 +27,7 @@ func (c *conn) method() string {
 // authRequest is the AuthRequest of the pending CONNECT's next step.
 func (c *conn) authRequest(pc *pendingConnect, data []byte) AuthRequest {
 	return AuthRequest{
-		ClientID: pc.req.ClientID, ProtocolVersion: byte(c.version), RemoteAddr: c.nc.RemoteAddr(),
+		ClientID: pc.req.ClientID, ProtocolVersion: byte(c.version), RemoteAddr: c.remoteAddr(),
 		Method: c.method(), Data: data, Step: pc.auth.step, State: pc.auth.state,
 	}
 }
@@ -106,7 +106,7 @@ func (c *conn) handleReauth(frame []byte) error {
 	}
 	ra := c.auth.reauth
 	req := AuthRequest{
-		ClientID: c.clientID, ProtocolVersion: byte(c.version), RemoteAddr: c.nc.RemoteAddr(),
+		ClientID: c.clientID, ProtocolVersion: byte(c.version), RemoteAddr: c.remoteAddr(),
 		Method: c.auth.method, Data: a.Properties.AuthData, Step: ra.step,
 		Reauthenticate: true, State: ra.state,
 	}

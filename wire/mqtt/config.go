@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -118,6 +120,27 @@ type Config struct {
 	// acknowledgements follow the commits. Default 30s.
 	CommitTimeout time.Duration
 
+	// ProxyProtocolFrom lists the networks of the load balancers in front
+	// of this listener (HAProxy's send-proxy or send-proxy-v2). A
+	// connection from one of them may open with a PROXY protocol v1 or v2
+	// header, whose source address then stands for the client everywhere
+	// the connection reports one: the remote_addr of its logs and
+	// AuthRequest.RemoteAddr. The header is optional, so a client on such
+	// an address may also connect directly. A connection from any other
+	// address that opens with a header is closed and counted in
+	// tributary_mqtt_connections_rejected_total{reason="proxy_untrusted"}
+	// (go-proxyproto's REJECT policy), so an untrusted client cannot
+	// choose its address. Empty (the default): no PROXY protocol.
+	// Addresses are compared as IPv4 when IPv4-mapped; prefixes must have
+	// no host bits set (10.1.0.0/16, not 10.1.2.3/16).
+	ProxyProtocolFrom []netip.Prefix
+	// ProxyHeaderTimeout bounds the time from accept to the end of a
+	// PROXY header (or ConnectTimeout, if shorter). A header that starts
+	// and does not complete in time closes the connection
+	// (reason="proxy_timeout"). A direct client's CONNECT is bounded by
+	// ConnectTimeout alone. Default 5s.
+	ProxyHeaderTimeout time.Duration
+
 	// Logger receives connection lifecycle events at Debug and recovered
 	// panics at Error. Nil discards them.
 	Logger *slog.Logger
@@ -142,6 +165,8 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.MaxOutboundBytes, DefaultMaxOutboundBytes)
 	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&c.CommitTimeout, DefaultCommitTimeout)
+	setDefault(&c.ProxyHeaderTimeout, DefaultProxyHeaderTimeout)
+	c.ProxyProtocolFrom = slices.Clone(c.ProxyProtocolFrom) // the caller's slice may change; the Config may not
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -199,10 +224,12 @@ func (c Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"ConnectTimeout", c.ConnectTimeout}, {"WriteTimeout", c.WriteTimeout}, {"CommitTimeout", c.CommitTimeout}} {
+	}{{"ConnectTimeout", c.ConnectTimeout}, {"WriteTimeout", c.WriteTimeout}, {"CommitTimeout", c.CommitTimeout},
+		{"ProxyHeaderTimeout", c.ProxyHeaderTimeout}} {
 		if d.v < 0 {
 			bad("%s is negative (%v)", d.name, d.v)
 		}
 	}
+	errs = append(errs, validateProxyFrom(c.ProxyProtocolFrom)...)
 	return errors.Join(errs...)
 }

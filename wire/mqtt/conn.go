@@ -50,6 +50,13 @@ type conn struct {
 	raw syscall.RawConn // nil when nc is not a plain TCP socket
 	id  uint64
 
+	// PROXY protocol (proxy.go). proxy is set at accept; remote and
+	// pending by the reader before the state machine runs, and remote is
+	// read-only after that.
+	proxy   proxyTrust
+	remote  net.Addr // the PROXY header's source; nil: the socket's peer
+	pending []byte   // bytes read with the PROXY header, handled before the next read
+
 	// Set by the reader while connecting and read-only once the CONNACK is
 	// queued: the writer and Send see them through mu.
 	version     mqttcodec.Version
@@ -144,11 +151,21 @@ var errClientDisconnected = errors.New("mqtt: connection ended by the protocol")
 // idle connection costs. A busy connection keeps its goroutine, so its
 // stack is not grown again per burst. The state passes with the hand-off
 // (the go statement orders it).
+//
+// On a server with ProxyProtocolFrom set, the reader first reads the
+// PROXY header, if one comes (readProxyHeader).
 func (c *conn) serve() {
 	c.debug("mqtt conn accepted")
-	if err := c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.ConnectTimeout)); err != nil {
+	accepted := time.Now()
+	if err := c.nc.SetReadDeadline(accepted.Add(c.srv.cfg.ConnectTimeout)); err != nil {
 		c.finish(err)
 		return
+	}
+	if c.proxy != proxyOff {
+		if err := c.readProxyHeaderSafely(accepted); err != nil {
+			c.finish(err)
+			return
+		}
 	}
 	c.turn()
 }
@@ -171,15 +188,16 @@ func (c *conn) turn() {
 	}
 }
 
-// burstSafely waits for readability (unless told the socket is ready)
-// and handles one burst; a panic in it closes this connection only.
+// burstSafely waits for readability (unless told the socket is ready,
+// or bytes that came with a PROXY header wait to be handled) and handles
+// one burst; a panic in it closes this connection only.
 func (c *conn) burstSafely(wait bool) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = c.panicked("reader", r)
 		}
 	}()
-	if wait {
+	if wait && len(c.pending) == 0 {
 		if err := c.waitReadable(); err != nil {
 			return err
 		}
@@ -407,6 +425,6 @@ func (c *conn) debug(msg string, args ...any) {
 		return
 	}
 	args = append(args, "conn_id", c.id, "client_id", c.clientID,
-		"remote_addr", c.nc.RemoteAddr().String(), "proto", c.version.String())
+		"remote_addr", c.remoteAddr().String(), "proto", c.version.String())
 	log.Debug(msg, args...)
 }

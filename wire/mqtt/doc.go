@@ -64,18 +64,31 @@
 // per instant; a payload of inlinePayloadBytes or more is not copied but
 // written from the message, as one vector of the writev.
 //
+// # PROXY protocol
+//
+// With Config.ProxyProtocolFrom set, a connection from one of those
+// networks (the load balancers) may open with a PROXY protocol v1 or v2
+// header, parsed by go-proxyproto on the connection's own goroutine before
+// the state machine starts; its source address becomes the connection's
+// remote address (logs, AuthRequest.RemoteAddr). A header from any other
+// source closes the connection. The raw-socket readiness wait, and so the
+// idle-connection property below, holds for proxied connections too; see
+// proxy.go for why the header is not read through proxyproto.Listener.
+//
 // # Limits
 //
 // Every limit is a Config field with a default: packet size (checked from
 // the fixed header before any allocation), keep alive, Receive Maximum,
-// topic aliases both ways, connections, the time to CONNACK, outbound
-// bytes per connection (QoS 0 beyond it is dropped and counted), write
-// and commit timeouts.
+// topic aliases both ways, connections, the time to CONNACK and to the end
+// of a PROXY header, outbound bytes per connection (QoS 0 beyond it is
+// dropped and counted), write and commit timeouts.
 //
 // Metrics: tributary_mqtt_connections (open now),
 // tributary_mqtt_connections_total (accepted),
 // tributary_mqtt_connections_rejected_total{reason} (max_connections,
-// auth, protocol, unavailable), tributary_mqtt_messages_received_total{qos},
+// auth, protocol, unavailable, proxy_untrusted, proxy_invalid,
+// proxy_timeout), tributary_mqtt_proxy_headers_total,
+// tributary_mqtt_messages_received_total{qos},
 // tributary_mqtt_messages_sent_total{qos},
 // tributary_mqtt_messages_dropped_total{reason} (outbound_full, too_large,
 // expired), tributary_mqtt_received_bytes_total,

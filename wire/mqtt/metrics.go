@@ -22,25 +22,29 @@ const (
 	rejectAuth           = "auth"
 	rejectProtocol       = "protocol"
 	rejectUnavailable    = "unavailable"
+	rejectProxyUntrusted = "proxy_untrusted" // a PROXY header from outside ProxyProtocolFrom
+	rejectProxyInvalid   = "proxy_invalid"   // a PROXY header that does not parse
+	rejectProxyTimeout   = "proxy_timeout"   // a PROXY header not complete within ProxyHeaderTimeout
 )
 
 // metrics are the server's counters. Label children are resolved once, so
 // the per-packet path only adds to a counter.
 type metrics struct {
-	open        atomic.Int64 // connections not yet closed
-	accepted    prometheus.Counter
-	rejected    *prometheus.CounterVec
-	received    [3]prometheus.Counter // by QoS
-	sent        [3]prometheus.Counter // by QoS
-	dropped     *prometheus.CounterVec
-	outFull     prometheus.Counter
-	tooLarge    prometheus.Counter
-	expired     prometheus.Counter
-	bytesIn     prometheus.Counter
-	bytesOut    prometheus.Counter
-	panics      prometheus.Counter
-	connections prometheus.GaugeFunc
-	collectors  []prometheus.Collector
+	open         atomic.Int64 // connections not yet closed
+	accepted     prometheus.Counter
+	rejected     *prometheus.CounterVec
+	received     [3]prometheus.Counter // by QoS
+	sent         [3]prometheus.Counter // by QoS
+	dropped      *prometheus.CounterVec
+	outFull      prometheus.Counter
+	tooLarge     prometheus.Counter
+	expired      prometheus.Counter
+	bytesIn      prometheus.Counter
+	bytesOut     prometheus.Counter
+	panics       prometheus.Counter
+	proxyHeaders prometheus.Counter
+	connections  prometheus.GaugeFunc
+	collectors   []prometheus.Collector
 }
 
 func newMetrics() *metrics {
@@ -69,6 +73,10 @@ func newMetrics() *metrics {
 			Name: "tributary_mqtt_connection_panics_total",
 			Help: "Panics recovered in a connection's goroutines; each closed only its connection.",
 		}),
+		proxyHeaders: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tributary_mqtt_proxy_headers_total",
+			Help: "PROXY protocol headers read from ProxyProtocolFrom sources and applied.",
+		}),
 	}
 	m.connections = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tributary_mqtt_connections",
@@ -89,11 +97,12 @@ func newMetrics() *metrics {
 	m.outFull = m.dropped.WithLabelValues(dropOutboundFull)
 	m.tooLarge = m.dropped.WithLabelValues(dropTooLarge)
 	m.expired = m.dropped.WithLabelValues(dropExpired)
-	for _, r := range []string{rejectMaxConnections, rejectAuth, rejectProtocol, rejectUnavailable} {
+	for _, r := range []string{rejectMaxConnections, rejectAuth, rejectProtocol, rejectUnavailable,
+		rejectProxyUntrusted, rejectProxyInvalid, rejectProxyTimeout} {
 		m.rejected.WithLabelValues(r)
 	}
 	m.collectors = []prometheus.Collector{m.connections, m.accepted, m.rejected, received, sent,
-		m.dropped, m.bytesIn, m.bytesOut, m.panics}
+		m.dropped, m.bytesIn, m.bytesOut, m.panics, m.proxyHeaders}
 	return m
 }
 

@@ -40,15 +40,28 @@ func (c *conn) readBurst() error {
 	if c.hasFirst {
 		b, c.hasFirst = append(b, c.first[0]), false
 	}
+	// Bytes that came with a PROXY header may hold whole frames (the
+	// CONNECT): they are dispatched before anything more is read, since
+	// the client may be waiting for the answer.
+	queued := len(c.pending) > 0
+	if queued {
+		c.srv.metrics.bytesIn.Add(float64(len(c.pending)))
+		b, c.pending = append(b, c.pending...), nil // at most proxyReadBufferBytes: fits readChunkBytes
+	}
 	for {
-		n, rerr := c.nc.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if n > 0 {
-			c.srv.metrics.bytesIn.Add(float64(n))
-			if err := c.refreshKeepAlive(); err != nil {
-				return err
+		var rerr error
+		if !queued {
+			var n int
+			n, rerr = c.nc.Read(b[len(b):cap(b)])
+			b = b[:len(b)+n]
+			if n > 0 {
+				c.srv.metrics.bytesIn.Add(float64(n))
+				if err := c.refreshKeepAlive(); err != nil {
+					return err
+				}
 			}
 		}
+		queued = false
 		off, err := c.dispatch(b)
 		if err != nil || c.stopReading {
 			return err

@@ -228,6 +228,7 @@ func (s *Server) start(nc net.Conn) {
 		return
 	}
 	c := newConn(s, nc, s.nextID.Add(1), overLimit)
+	c.proxy = proxyTrustOf(s.cfg.ProxyProtocolFrom, nc.RemoteAddr())
 	if s.hooks.portable {
 		c.raw = nil
 	}
