@@ -13,7 +13,7 @@ GOTESTFLAGS ?=
 SHELL       := bash
 .SHELLFLAGS := -eu -o pipefail -c
 
-.PHONY: help build run test test-deps vet fuzz bench clean
+.PHONY: help build run cluster test test-deps vet fuzz bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -23,6 +23,10 @@ build: ## build bin/tributary
 
 run: build ## build, then run one node with the defaults (data in ./data, MQTT 127.0.0.1:1883, Kafka 127.0.0.1:9092, HTTP 127.0.0.1:8080, raft 127.0.0.1:7946)
 	./$(BIN) serve
+
+cluster: build ## build, then run three nodes behind HAProxy on loopback (MQTT via HAProxy 127.0.0.1:1883, Kafka 127.0.0.1:19092/29092/39092; data in ./data-cluster)
+	@command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || (echo "make cluster needs HAProxy: apt-get install -y haproxy" >&2; exit 1)
+	$(GO) run ./chaos/cmd/localcluster -bin $(BIN) -dir data-cluster
 
 test: test-deps vet ## install missing test dependencies, vet, then run every test with the race detector
 	$(GO) test -race -timeout 15m $(GOTESTFLAGS) ./...
@@ -39,5 +43,5 @@ fuzz: ## run every Fuzz target in the repository for FUZZTIME (default 60s) each
 bench: ## run the benchmarks (BENCH regexp, BENCHTIME, COUNT; use COUNT=10 for benchstat)
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -count $(COUNT) -benchmem ./...
 
-clean: ## remove build output (never ./data: it is a node's state)
+clean: ## remove build output (never ./data or ./data-cluster: they are nodes' state)
 	rm -rf bin

@@ -27,6 +27,15 @@ type Config struct {
 	LogLevel  string `yaml:"log_level"`
 	LogFormat string `yaml:"log_format"`
 
+	// The cluster: how this node joins, and how others reach it.
+	AdvertiseRaft string        `yaml:"advertise_raft"`
+	Join          string        `yaml:"join"`
+	NodeDownAfter time.Duration `yaml:"node_down_after"`
+	// ProxyProtocolFrom lists the sources (CIDRs or addresses, comma
+	// separated) whose MQTT connections may start with a PROXY protocol
+	// header: the load balancer's addresses.
+	ProxyProtocolFrom string `yaml:"proxy_protocol_from"`
+
 	// The MQTT listener and its limits.
 	MQTTAddr            string        `yaml:"mqtt_addr"`
 	MaxPacketBytes      int           `yaml:"max_packet_bytes"`
@@ -68,6 +77,8 @@ func defaultConfig() Config {
 		RaftAddr:  "127.0.0.1:7946",
 		LogLevel:  "info",
 		LogFormat: "text",
+
+		NodeDownAfter: 5 * time.Second,
 
 		MQTTAddr:            "127.0.0.1:1883",
 		MaxPacketBytes:      1 << 20,
@@ -127,6 +138,18 @@ var (
 		func(c *Config) *string { return &c.HTTPAddr })
 	optRaftAddr = newOption("raft-addr", "raft_addr", "host:port of the cluster port (raft traffic); other nodes dial it",
 		func(c *Config) *string { return &c.RaftAddr })
+	optAdvertiseRaft = newOption("advertise-raft", "advertise_raft",
+		"host:port other nodes reach this node's cluster port at; default: raft_addr (required when that is 0.0.0.0)",
+		func(c *Config) *string { return &c.AdvertiseRaft })
+	optJoin = newOption("join", "join",
+		"cluster ports (host:port, comma separated) of running members to join through; a node restarted on its data rejoins by itself",
+		func(c *Config) *string { return &c.Join })
+	optNodeDownAfter = newOption("node-down-after", "node_down_after",
+		"how long the leader waits for a silent node before it marks it down, ending its sessions (wills fire)",
+		func(c *Config) *time.Duration { return &c.NodeDownAfter })
+	optProxyProtocolFrom = newOption("proxy-protocol-from", "proxy_protocol_from",
+		"sources (CIDRs or IPs, comma separated) whose MQTT connections may begin with a PROXY v1/v2 header, e.g. the load balancer; empty: none",
+		func(c *Config) *string { return &c.ProxyProtocolFrom })
 	optLogLevel = newOption("log-level", "log_level", "debug, info, warn or error",
 		func(c *Config) *string { return &c.LogLevel })
 	optLogFormat = newOption("log-format", "log_format", "text or json",
@@ -177,6 +200,7 @@ var (
 
 	// options lists every Config field in the order usage prints them.
 	options = []option{optNodeID, optDataDir, optHTTPAddr, optRaftAddr, optMQTTAddr, optLogLevel, optLogFormat,
+		optAdvertiseRaft, optJoin, optNodeDownAfter, optProxyProtocolFrom,
 		optMaxPacketBytes, optMaxKeepAlive, optReceiveMaximum, optMaxConnections,
 		optMaxQueuedMessages, optMaxInflightMessages, optMaxSessionExpiry,
 		optKafkaAddr, optAdvertiseKafka, optKafkaMaxRequestBytes, optKafkaAutoCreateTopics,
@@ -369,8 +393,28 @@ func (c Config) Validate() error {
 	if msg := checkAddr(c.KafkaAddr); msg != "" {
 		add(optKafkaAddr, "%s", msg)
 	}
-	if msg := checkAdvertise(c.AdvertiseKafka, c.KafkaAddr); msg != "" {
-		add(optAdvertiseKafka, "%s", msg)
+	// An empty advertised address stands for the listen address, whose
+	// own mistakes are reported above already.
+	if c.AdvertiseKafka != "" || checkAddr(c.KafkaAddr) == "" {
+		if msg := checkAdvertise(c.AdvertiseKafka, c.KafkaAddr, optAdvertiseKafka); msg != "" {
+			add(optAdvertiseKafka, "%s", msg)
+		}
+	}
+	if c.AdvertiseRaft != "" || checkAddr(c.RaftAddr) == "" {
+		if msg := checkAdvertise(c.AdvertiseRaft, c.RaftAddr, optAdvertiseRaft); msg != "" {
+			add(optAdvertiseRaft, "%s", msg)
+		}
+	}
+	for _, a := range c.joinAddrs() {
+		if msg := checkAddr(a); msg != "" {
+			add(optJoin, "%s", msg)
+		}
+	}
+	if _, err := c.proxyProtocolSources(); err != nil {
+		add(optProxyProtocolFrom, "%v", err)
+	}
+	if c.NodeDownAfter < time.Second {
+		add(optNodeDownAfter, "%v is shorter than 1s: a busy node would be marked down", c.NodeDownAfter)
 	}
 	errs = append(errs, c.validateMappings()...)
 	checkDistinct(add, c)

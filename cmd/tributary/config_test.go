@@ -38,7 +38,7 @@ func TestLoadServeConfig_Defaults(t *testing.T) {
 	}
 	want := Config{
 		NodeID: "n1", DataDir: "./data", HTTPAddr: "127.0.0.1:8080",
-		RaftAddr: "127.0.0.1:7946", LogLevel: "info", LogFormat: "text",
+		RaftAddr: "127.0.0.1:7946", LogLevel: "info", LogFormat: "text", NodeDownAfter: 5 * time.Second,
 		MQTTAddr: "127.0.0.1:1883", MaxPacketBytes: 1 << 20, MaxKeepAlive: 65535 * time.Second,
 		ReceiveMaximum: 1024, MaxConnections: 100_000, MaxQueuedMessages: 1000,
 		MaxInflightMessages: 1024, MaxSessionExpiry: 24 * time.Hour,
@@ -55,6 +55,8 @@ func TestLoadServeConfig_EveryFlag(t *testing.T) {
 	cfg, err := load(t, "--node-id", "edge-7", "--data-dir", "/var/lib/trib",
 		"--http-addr", "0.0.0.0:9000", "--raft-addr", "[::1]:9001",
 		"--log-level", "debug", "--log-format", "json",
+		"--advertise-raft", "node-7.example:9001", "--join", "node-1.example:9001, node-2.example:9001",
+		"--node-down-after", "12s", "--proxy-protocol-from", "10.0.0.0/8,192.168.1.5",
 		"--mqtt-addr", "0.0.0.0:1884", "--max-packet-bytes", "4096", "--max-keep-alive", "2m",
 		"--receive-maximum", "10", "--max-connections", "50", "--max-queued-messages", "7",
 		"--max-inflight-messages", "3", "--max-session-expiry", "1h",
@@ -67,6 +69,8 @@ func TestLoadServeConfig_EveryFlag(t *testing.T) {
 	want := Config{
 		NodeID: "edge-7", DataDir: "/var/lib/trib", HTTPAddr: "0.0.0.0:9000",
 		RaftAddr: "[::1]:9001", LogLevel: "debug", LogFormat: "json",
+		AdvertiseRaft: "node-7.example:9001", Join: "node-1.example:9001, node-2.example:9001",
+		NodeDownAfter: 12 * time.Second, ProxyProtocolFrom: "10.0.0.0/8,192.168.1.5",
 		MQTTAddr: "0.0.0.0:1884", MaxPacketBytes: 4096, MaxKeepAlive: 2 * time.Minute,
 		ReceiveMaximum: 10, MaxConnections: 50, MaxQueuedMessages: 7,
 		MaxInflightMessages: 3, MaxSessionExpiry: time.Hour,
@@ -101,6 +105,8 @@ max_queued_messages: 5
 		RaftAddr:  "127.0.0.1:17946", // file
 		LogLevel:  "info",
 		LogFormat: "text", // flag over file
+
+		NodeDownAfter: 5 * time.Second,
 
 		MQTTAddr: "127.0.0.1:1883", MaxPacketBytes: 1 << 20, MaxKeepAlive: 65535 * time.Second,
 		ReceiveMaximum: 1024, MaxConnections: 100_000,
@@ -359,7 +365,11 @@ func TestConfigValidate_Limits(t *testing.T) {
 		{"mqtt-same-as-http", func(c *Config) { c.MQTTAddr = c.HTTPAddr }, "mqtt_addr (--mqtt-addr): is the same address"},
 		{"mqtt-port-zero", func(c *Config) { c.MQTTAddr = "127.0.0.1:0" }, "mqtt_addr (--mqtt-addr)"},
 		{"kafka-same-as-mqtt", func(c *Config) { c.KafkaAddr = c.MQTTAddr }, "kafka_addr (--kafka-addr): is the same address"},
-		{"kafka-any-unadvertised", func(c *Config) { c.KafkaAddr = "0.0.0.0:9092" }, "advertise_kafka (--advertise-kafka): \"0.0.0.0:9092\" is not an address clients can connect to"},
+		{"kafka-any-unadvertised", func(c *Config) { c.KafkaAddr = "0.0.0.0:9092" }, "advertise_kafka (--advertise-kafka): \"0.0.0.0:9092\" is not an address others can connect to"},
+		{"raft-any-unadvertised", func(c *Config) { c.RaftAddr = "0.0.0.0:7946" }, "advertise_raft (--advertise-raft): \"0.0.0.0:7946\" is not an address others can connect to"},
+		{"join-not-host-port", func(c *Config) { c.Join = "127.0.0.1:7946,nohost" }, "join (--join): \"nohost\" is not host:port"},
+		{"proxy-protocol-from-garbage", func(c *Config) { c.ProxyProtocolFrom = "10.0.0.0/8, lb.example" }, "proxy_protocol_from (--proxy-protocol-from): \"lb.example\" is neither a CIDR nor an IP address"},
+		{"node-down-after-too-short", func(c *Config) { c.NodeDownAfter = 100 * time.Millisecond }, "node_down_after (--node-down-after): 100ms is shorter than 1s"},
 		{"kafka-request-tiny", func(c *Config) { c.KafkaMaxRequestBytes = 10 }, "kafka_max_request_bytes"},
 		{"kafka-partitions-zero", func(c *Config) { c.KafkaDefaultPartitions = 0 }, "kafka_default_partitions"},
 		{"mapping-no-direction", func(c *Config) { c.Mappings = []cluster.MappingSpec{{Name: "m"}} }, "mappings[0] (m): set exactly one of"},

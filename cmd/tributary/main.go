@@ -37,6 +37,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runBench(args[1:], stdout, stderr)
 	case "mappings":
 		return runMappings(args[1:], stdout, stderr)
+	case "ctl":
+		return runCtl(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		return runHelp(args[1:], stdout, stderr)
 	default:
@@ -53,6 +55,7 @@ Usage:
   tributary serve [flags]   run a node (tributary help serve lists the flags)
   tributary bench [flags]   drive an MQTT broker with load and report rates and latency
   tributary mappings ...    list, set or delete a running node's MQTT<->Kafka mappings
+  tributary ctl ...         list cluster members, remove a node, transfer leadership
   tributary help [command]  print this help, or a command's
 
 `)

@@ -58,9 +58,9 @@ func (c Config) validateMappings() []error {
 	return errs
 }
 
-// checkAdvertise returns what is wrong with an advertised Kafka address
-// (empty means the listen address), or "".
-func checkAdvertise(advertise, listen string) string {
+// checkAdvertise returns what is wrong with an advertised address
+// (empty means the listen address; o names the option to set), or "".
+func checkAdvertise(advertise, listen string, o option) string {
 	addr := advertise
 	if addr == "" {
 		addr = listen
@@ -73,7 +73,7 @@ func checkAdvertise(advertise, listen string) string {
 		return fmt.Sprintf("%q has an invalid port %q (want 1-65535)", addr, port)
 	}
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-		return fmt.Sprintf("%q is not an address clients can connect to: set advertise_kafka (--advertise-kafka)", addr)
+		return fmt.Sprintf("%q is not an address others can connect to: set %s", addr, o.name())
 	}
 	return ""
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"tributary/cluster"
+	"tributary/cluster/peer"
 	"tributary/raftstore"
 	"tributary/wire"
 	"tributary/wire/kafka"
@@ -40,6 +41,9 @@ type node struct {
 	cluster *wire.ClusterListener
 	store   atomic.Pointer[raftstore.Store]
 	broker  atomic.Pointer[cluster.Node]
+	members atomic.Pointer[cluster.Membership]
+	peers   *peer.Client
+	rpc     *peer.Server
 	mqtt    *mqtt.Server
 	kafka   *cluster.Kafka
 	kafkaLn *kafka.Server
@@ -53,6 +57,15 @@ type node struct {
 func (n *node) mappingAdmin() wire.MappingAdmin {
 	if b := n.broker.Load(); b != nil {
 		return b
+	}
+	return nil
+}
+
+// memberAdmin is the HTTP admin endpoint's view of the membership: nil
+// until it has started.
+func (n *node) memberAdmin() wire.MemberAdmin {
+	if m := n.members.Load(); m != nil {
+		return m
 	}
 	return nil
 }
@@ -146,7 +159,8 @@ func (n *node) start(cfg Config) error {
 		}
 	}
 	hs, err := wire.ListenHTTP(wire.HTTPConfig{
-		Addr: cfg.HTTPAddr, Ready: n.ready, Gatherer: reg, Logger: n.log, Mappings: n.mappingAdmin,
+		Addr: cfg.HTTPAddr, Ready: n.ready, Gatherer: reg, Logger: n.log,
+		Mappings: n.mappingAdmin, Members: n.memberAdmin,
 	})
 	if err != nil {
 		return err
@@ -158,9 +172,13 @@ func (n *node) start(cfg Config) error {
 	}
 	n.cluster = cl
 	store, err := raftstore.Open(raftstore.Config{
-		NodeID:      cfg.NodeID,
-		DataDir:     cfg.DataDir,
-		StreamLayer: raftstore.NewStreamLayer(cl, cl.Dial),
+		NodeID:        cfg.NodeID,
+		DataDir:       cfg.DataDir,
+		StreamLayer:   raftstore.NewStreamLayer(cl, cl.Dial),
+		AdvertiseAddr: cfg.raftAdvertised(),
+		// A node given --join waits to be added; one with raft state
+		// (a restart) rejoins by itself either way.
+		NoBootstrap: len(cfg.joinAddrs()) > 0,
 		Logger:      n.log,
 		Registerer:  reg,
 		// Events of entries applied before the broker exists (the replay
@@ -178,12 +196,30 @@ func (n *node) start(cfg Config) error {
 	return n.startBroker(cfg, store, reg)
 }
 
-// startBroker starts the MQTT side: the live node on the store, then the
-// listener.
+// joinTimeout bounds joining a cluster at start: the members may still be
+// starting themselves.
+const joinTimeout = 2 * time.Minute
+
+// startBroker starts the live node on the store, its part in the cluster
+// (the peer protocol on the cluster port, membership, joining), then the
+// Kafka and MQTT sides.
 func (n *node) startBroker(cfg Config, store *raftstore.Store, reg prometheus.Registerer) error {
+	peerClient := peer.ClientConfig{Dial: n.cluster.DialRPC, Logger: n.log}
+	peerServer := peer.ServerConfig{Logger: n.log}
+	if err := errors.Join(peerClient.Validate(), peerServer.Validate()); err != nil {
+		return err
+	}
+	n.peers = peer.NewClient(peerClient)
+	n.rpc = peer.NewServer(peerServer)
+	for _, c := range append(n.peers.Collectors(), n.rpc.Collectors()...) {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("tributary: register peer metrics: %w", err)
+		}
+	}
 	broker, err := cluster.New(cluster.Config{
 		NodeID:              cfg.NodeID,
 		Store:               store,
+		Peers:               n.peers,
 		MaxSessionExpiry:    cfg.MaxSessionExpiry,
 		MaxQueuedMessages:   cfg.MaxQueuedMessages,
 		MaxInflightMessages: cfg.MaxInflightMessages,
@@ -194,10 +230,38 @@ func (n *node) startBroker(cfg Config, store *raftstore.Store, reg prometheus.Re
 		return err
 	}
 	n.broker.Store(broker)
+	members, err := cluster.NewMembership(broker, cluster.MembershipConfig{
+		RaftAddr:  cfg.raftAdvertised(),
+		KafkaAddr: cfg.kafkaAdvertisedAddr(),
+		Peers:     n.peers,
+		DownAfter: cfg.NodeDownAfter,
+		Logger:    n.log,
+	})
+	if err != nil {
+		return err
+	}
+	n.members.Store(members)
+	broker.ServeRPC(n.rpc)
+	members.ServeRPC(n.rpc)
+	go func() {
+		if err := n.rpc.Serve(n.cluster.RPC()); err != nil {
+			n.log.Debug("peer server stopped", "err", err)
+		}
+	}()
+	if seeds := cfg.joinAddrs(); len(seeds) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
+		err := members.Join(ctx, seeds)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("tributary: join %v: %w", seeds, err)
+		}
+	}
 	if err := n.startKafka(cfg, broker, reg); err != nil {
 		return err
 	}
+	proxyFrom, _ := cfg.proxyProtocolSources() // Validate checked them
 	ms, err := mqtt.Listen(mqtt.Config{
+		ProxyProtocolFrom: proxyFrom,
 		Addr:           cfg.MQTTAddr,
 		Node:           broker,
 		MaxPacketBytes: cfg.MaxPacketBytes,
@@ -292,8 +356,17 @@ func (n *node) shutdown() error {
 		cancel()
 		n.log.Info("mqtt listener stopped")
 	}
+	if m := n.members.Load(); m != nil {
+		m.Close()
+	}
 	if b := n.broker.Load(); b != nil {
 		b.Close()
+	}
+	if n.rpc != nil {
+		errs = append(errs, n.rpc.Close())
+	}
+	if n.peers != nil {
+		errs = append(errs, n.peers.Close())
 	}
 	if n.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)
