@@ -262,14 +262,14 @@ func (n *node) startBroker(cfg Config, store *raftstore.Store, reg prometheus.Re
 	proxyFrom, _ := cfg.proxyProtocolSources() // Validate checked them
 	ms, err := mqtt.Listen(mqtt.Config{
 		ProxyProtocolFrom: proxyFrom,
-		Addr:           cfg.MQTTAddr,
-		Node:           broker,
-		MaxPacketBytes: cfg.MaxPacketBytes,
-		MaxKeepAlive:   cfg.MaxKeepAlive,
-		ReceiveMaximum: cfg.ReceiveMaximum,
-		MaxConnections: cfg.MaxConnections,
-		Logger:         n.log,
-		Registerer:     reg,
+		Addr:              cfg.MQTTAddr,
+		Node:              broker,
+		MaxPacketBytes:    cfg.MaxPacketBytes,
+		MaxKeepAlive:      cfg.MaxKeepAlive,
+		ReceiveMaximum:    cfg.ReceiveMaximum,
+		MaxConnections:    cfg.MaxConnections,
+		Logger:            n.log,
+		Registerer:        reg,
 	})
 	if err != nil {
 		return err
