@@ -581,9 +581,9 @@ func (c *Cluster) startHAProxy(ctx context.Context) error {
 	}()
 	c.haproxy, c.hapDone = cmd, done
 	for {
-		conn, err := net.DialTimeout("tcp", c.MQTTAddr, time.Second)
-		if err == nil {
-			conn.Close()
+		// HAProxy accepts before its first health checks have passed, and
+		// closes what it cannot send anywhere: wait for a real CONNACK.
+		if err := mqttProbe(c.MQTTAddr); err == nil {
 			c.opts.Logf("chaos: haproxy up, MQTT frontend %s, config %s", c.MQTTAddr, path)
 			return nil
 		}
@@ -611,6 +611,32 @@ func (c *Cluster) Close() {
 			_ = n.waitExit(10 * time.Second)
 		}
 	}
+}
+
+// mqttProbe connects to addr, sends an MQTT 3.1.1 CONNECT (clean session)
+// and waits for a CONNACK that accepts it.
+func mqttProbe(addr string) error {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second)) // a failed set shows as a failed read
+	const id = "chaos-probe"
+	body := []byte{0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 10, 0, byte(len(id))}
+	body = append(body, id...)
+	pkt := append([]byte{0x10, byte(len(body))}, body...)
+	if _, err := conn.Write(append(pkt, 0xE0, 0)); err != nil { // CONNECT, DISCONNECT
+		return err
+	}
+	ack := make([]byte, 4)
+	if _, err := io.ReadFull(conn, ack); err != nil {
+		return err
+	}
+	if ack[0] != 0x20 || ack[3] != 0 {
+		return fmt.Errorf("chaos: probe of %s answered %x", addr, ack)
+	}
+	return nil
 }
 
 // freePorts picks four free loopback ports.

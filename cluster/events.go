@@ -115,7 +115,7 @@ func (n *Node) deliverLocal(m *raftstore.Message, routes []raftstore.Route) {
 func (n *Node) endStaleSessions() {
 	defer n.bg.Done()
 	for {
-		err := n.store.Ready()
+		err := n.store.CaughtUp()
 		if err == nil {
 			break
 		}

@@ -222,7 +222,7 @@ type logProgress struct {
 	// commitAtStart is the commit index this node knew when the request
 	// arrived.
 	commitAtStart uint64
-	// ready is the store's Ready: a raft leader is known and an entry of
+	// ready is the store's CaughtUp: a raft leader is known and an entry of
 	// its term has committed, so the commit index this node knows is not a
 	// stale one from before an election, and every entry up to it is
 	// applied.
@@ -233,8 +233,8 @@ type logProgress struct {
 // the commit index was commitAtStart.
 func (k *Kafka) logProgress(commitAtStart uint64) logProgress {
 	p := logProgress{applied: k.store.AppliedIndex(), commitAtStart: commitAtStart}
-	if k.store.Ready() == nil {
-		// Ready: every entry up to the current commit index (≥
+	if k.store.CaughtUp() == nil {
+		// Caught up: every entry up to the current commit index (≥
 		// commitAtStart, which only grows) is in the state.
 		p.ready, p.applied = true, max(p.applied, commitAtStart)
 	}

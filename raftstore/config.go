@@ -74,6 +74,9 @@ type Config struct {
 	// per entry. Default 4 (measured: at 256 proposers, 4 packs ~30
 	// commands per entry and doubles throughput over 256, which packs ~1).
 	MaxInflightEntries int
+	// ReadyMaxLag is how many committed entries a node's state may trail
+	// by and still be Ready, once it has caught up after Open. Default 4096.
+	ReadyMaxLag uint64
 	// ApplyTimeout bounds how long the proposer waits for raft to accept an
 	// entry. Default 10s.
 	ApplyTimeout time.Duration
@@ -121,6 +124,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.MaxPendingProposals, 16384)
 	setDefault(&c.MaxInflightEntries, 4)
 	setDefault(&c.ApplyTimeout, 10*time.Second)
+	setDefault(&c.ReadyMaxLag, 4096)
 	setDefault(&c.SnapshotThreshold, 16384)
 	setDefault(&c.SnapshotInterval, 30*time.Second)
 	setDefault(&c.TrailingLogs, 10240)

@@ -31,8 +31,9 @@ type Store struct {
 	proposer *proposer
 	metrics  *metrics
 
-	forwarder atomic.Pointer[Forwarder] // set by SetForwarder
-	waiters   *appliedWaiters           // forwarded answers waiting for apply
+	forwarder    atomic.Pointer[Forwarder] // set by SetForwarder
+	caughtUpOnce atomic.Bool               // Ready held once since Open
+	waiters      *appliedWaiters           // forwarded answers waiting for apply
 
 	done      chan struct{} // closed by fail
 	opened    chan struct{} // closed when Open returns
@@ -280,8 +281,30 @@ func (s *Store) AppliedIndex() uint64 { return s.fsm.applied.Load() }
 // Ready returns nil when the node can serve: raft has a leader, this node
 // knows what is committed (an entry of the current term has committed, so
 // entries of earlier terms in its log are settled), and its state includes
-// every entry it knows to be committed. Otherwise it says why not.
+// every entry it knows to be committed — until the first time that holds
+// after Open. From then on a state at most Config.ReadyMaxLag entries
+// behind the commit index is ready too: a follower under load always
+// trails the leader by a few entries, and a load balancer must not take it
+// out of rotation for that. Otherwise it says why not.
 func (s *Store) Ready() error {
+	if s.caughtUpOnce.Load() {
+		return s.caughtUp(s.cfg.ReadyMaxLag)
+	}
+	err := s.caughtUp(0)
+	if err == nil {
+		s.caughtUpOnce.Store(true)
+	}
+	return err
+}
+
+// CaughtUp is Ready without the lag allowance: nil only when the state
+// includes every entry this node knows to be committed (and raft has a
+// leader that committed an entry of its term).
+func (s *Store) CaughtUp() error { return s.caughtUp(0) }
+
+// caughtUp is Ready's check, allowing the state to trail the commit index
+// by at most maxLag entries.
+func (s *Store) caughtUp(maxLag uint64) error {
 	if err := s.Err(); err != nil {
 		return err
 	}
@@ -295,7 +318,7 @@ func (s *Store) Ready() error {
 		return fmt.Errorf("raftstore: nothing of term %d committed yet (commit index %d)", term, commit)
 	}
 	applied := s.fsm.applied.Load()
-	if applied >= commit {
+	if applied+maxLag >= commit {
 		return nil
 	}
 	pending, err := s.stateEntryBetween(applied, commit)
