@@ -66,8 +66,18 @@ func (s *Store) forwardAttempt(ctx context.Context, f Forwarder, cmd Command, do
 				done(value, err)
 			})
 		case errors.Is(err, ErrNotLeader) && attempt < maxForwardAttempts && ctx.Err() == nil:
-			// The leader moved: nothing was written, so send it again.
+			// The leader moved or is gone: nothing was written, so send it
+			// again once an election had time to settle.
 			go func() {
+				select {
+				case <-ctx.Done():
+					done(nil, fmt.Errorf("%w: %w", err, ctx.Err()))
+					return
+				case <-s.stopBg:
+					done(nil, ErrClosed)
+					return
+				case <-time.After(forwardBackoff(attempt, s.cfg.ElectionTimeout)):
+				}
 				if ferr := s.forwardAttempt(ctx, f, cmd, done, attempt+1); ferr != nil {
 					done(nil, ferr)
 				}
@@ -76,6 +86,12 @@ func (s *Store) forwardAttempt(ctx context.Context, f Forwarder, cmd Command, do
 			done(nil, err)
 		}
 	})
+}
+
+// forwardBackoff is the pause before forwarding attempt+1: growing, so the
+// attempts span about two election timeouts in all.
+func forwardBackoff(attempt int, election time.Duration) time.Duration {
+	return time.Duration(attempt) * election / 5
 }
 
 // leaderPoll is how often waitLeader looks for a leader while there is
