@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -146,6 +147,8 @@ type Node struct {
 
 	stop chan struct{}
 	bg   sync.WaitGroup
+	// drainBy, once Drain was called, is the deadline of every proposal.
+	drainBy atomic.Pointer[time.Time]
 	// life bounds background proposals (QoS 0 records, retained QoS 0
 	// messages): cancelled by Close. One context for all of them, because
 	// a timer per QoS 0 message was a tenth of the publish path's CPU.
@@ -390,7 +393,24 @@ func (n *Node) local(clientID string, gen uint64) *Session {
 
 func (n *Node) nowMillis() int64 { return n.cfg.Now().UnixMilli() }
 
-// proposeContext bounds a proposal made on a session's behalf.
+// proposeContext bounds a proposal made on a session's behalf: by
+// Config.ProposeTimeout, and once Drain was called by its deadline.
 func (n *Node) proposeContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), n.cfg.ProposeTimeout)
+	timeout := n.cfg.ProposeTimeout
+	if d := n.drainBy.Load(); d != nil {
+		timeout = min(timeout, time.Until(*d))
+	}
+	return context.WithTimeout(context.Background(), timeout)
+}
+
+// Drain prepares a shutdown: from now on the proposals the node makes for
+// its sessions (the closes of the connections about to be cut, their
+// acknowledgements) wait at most grace. A node that can no longer commit
+// (cut off, or just removed from the cluster) would otherwise hold every
+// closing connection for ProposeTimeout; what does not commit is settled
+// later — by this node's restart, by the next connection of the client, or
+// by the leader marking this node down.
+func (n *Node) Drain(grace time.Duration) {
+	d := time.Now().Add(grace)
+	n.drainBy.Store(&d)
 }

@@ -359,3 +359,22 @@ func TestMemoryQueueBoundDropsAndCounts(t *testing.T) {
 	}
 	c.none(t)
 }
+
+// TestDrainBoundsProposals: once a shutdown began, a proposal made for a
+// session waits at most the drain grace, not ProposeTimeout (30s), so a
+// node that can no longer commit still stops promptly.
+func TestDrainBoundsProposals(t *testing.T) {
+	st := newStack(t)
+	ctx, cancel := st.node.proposeContext()
+	dl, ok := ctx.Deadline()
+	cancel()
+	if !ok || time.Until(dl) < 10*time.Second {
+		t.Fatalf("before Drain the deadline is %v away, want about ProposeTimeout", time.Until(dl))
+	}
+	st.node.Drain(200 * time.Millisecond)
+	ctx, cancel = st.node.proposeContext()
+	defer cancel()
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > 200*time.Millisecond {
+		t.Fatalf("after Drain(200ms) the deadline is %v away", time.Until(dl))
+	}
+}

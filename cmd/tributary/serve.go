@@ -22,6 +22,10 @@ import (
 	"tributary/wire/mqtt"
 )
 
+// drainGrace bounds each proposal the node makes while it shuts down (the
+// closes of its sessions): see cluster.Node.Drain.
+const drainGrace = 3 * time.Second
+
 // httpShutdownTimeout bounds how long in-flight HTTP requests (a scrape, a
 // probe) may take to finish at shutdown before their connections are cut.
 const httpShutdownTimeout = 5 * time.Second
@@ -349,6 +353,11 @@ func (n *node) shutdown() error {
 	}
 	if n.kafka != nil {
 		n.kafka.Close()
+	}
+	if b := n.broker.Load(); b != nil {
+		// The connections about to close record their ends through the
+		// log; a node that cannot commit any more must not hold them long.
+		b.Drain(drainGrace)
 	}
 	if n.mqtt != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)
