@@ -56,13 +56,16 @@ func (f *forwarder) Forward(ctx context.Context, leaderID, leaderAddr string, cm
 	buf.B = raftstore.AppendCommand(buf.B, cmd)
 	addr := f.addr(leaderID, leaderAddr)
 	// state: 0 while Call runs, 1 once it returned, 2 when a failure came
-	// before it returned (then in early).
+	// before it returned (then in early). early is written before the
+	// swap that publishes it: Forward reads it only after seeing state 2.
 	var state atomic.Int32
 	var early error
 	f.peers.Call(ctx, addr, peer.KindForward, buf.B, func(resp []byte, err error) {
-		if err != nil && state.CompareAndSwap(0, 2) {
+		if err != nil && state.Load() == 0 {
 			early = err
-			return
+			if state.CompareAndSwap(0, 2) {
+				return
+			}
 		}
 		cancel()
 		if err != nil {
