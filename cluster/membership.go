@@ -576,7 +576,8 @@ func (m *Membership) members() ([]MemberStatus, error) {
 			p := m.probes[mb.ID]
 			ms.AppliedIndex = p.status.AppliedIndex
 			ms.LastContactMillis = now.Sub(p.lastSeen).Milliseconds()
-			ms.Ready = p.status.Ready
+			// A readiness older than the grace period says nothing now.
+			ms.Ready = p.status.Ready && now.Sub(p.lastSeen) < m.cfg.DownAfter
 		}
 		if last > ms.AppliedIndex {
 			ms.Lag = last - ms.AppliedIndex
