@@ -639,6 +639,14 @@ func mqttProbe(addr string) error {
 	return nil
 }
 
+// handedOut remembers every port freeAddr gave, in this process: a port
+// picked for a node that has not bound it yet is free again to the
+// kernel, which may hand it out a second time.
+var handedOut = struct {
+	sync.Mutex
+	ports map[string]bool
+}{ports: make(map[string]bool)}
+
 // freePorts picks four free loopback ports.
 func freePorts() (NodePorts, error) {
 	var addrs [4]string
@@ -652,13 +660,23 @@ func freePorts() (NodePorts, error) {
 	return NodePorts{MQTT: addrs[0], Kafka: addrs[1], HTTP: addrs[2], Raft: addrs[3]}, nil
 }
 
+// freeAddr picks a free loopback port never handed out before.
 func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("chaos: pick a free port: %w", err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", fmt.Errorf("chaos: pick a free port: %w", err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if !handedOut.ports[addr] {
+			handedOut.ports[addr] = true
+			return addr, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return "", errors.New("chaos: no free port that was not handed out already")
 }
 
 func tail(s string, n int) string {
