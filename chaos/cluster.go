@@ -55,6 +55,11 @@ type Options struct {
 	HAProxyBin string
 	// CheckInterval is HAProxy's health check interval. Default 500ms.
 	CheckInterval time.Duration
+	// StopTimeout bounds a clean stop (SIGTERM) of one node; past it the
+	// node's goroutines are dumped into its log and it is killed. Default
+	// 90s: a node flushes its state memtable (up to 64 MiB) as it stops,
+	// which takes tens of seconds in a -race build on a loaded machine.
+	StopTimeout time.Duration
 	// Args are extra `tributary serve` arguments given to every node.
 	Args []string
 	// Logf receives the harness's progress; nil discards it.
@@ -97,6 +102,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	if opts.Nodes == 0 {
 		opts.Nodes = 3
+	}
+	if opts.StopTimeout == 0 {
+		opts.StopTimeout = 90 * time.Second
 	}
 	if opts.CheckInterval == 0 {
 		opts.CheckInterval = 500 * time.Millisecond
@@ -291,11 +299,36 @@ func (c *Cluster) Stop(n *Node) error {
 		return err
 	}
 	c.opts.Logf("chaos: stop %s", n.ID)
-	if err := n.waitExit(30 * time.Second); err != nil {
-		_ = n.signal(syscall.SIGKILL) // a hung shutdown must not outlive the test
-		return err
+	start := time.Now()
+	defer func() { c.opts.Logf("chaos: %s stopped after %v", n.ID, time.Since(start).Round(time.Millisecond)) }()
+	if err := n.waitExit(c.opts.StopTimeout); err != nil {
+		// SIGQUIT makes the Go runtime print every goroutine's stack into
+		// the node's log before it exits: what the shutdown waited on.
+		_ = n.signal(syscall.SIGQUIT)
+		if n.waitExit(5*time.Second) != nil {
+			_ = n.signal(syscall.SIGKILL) // a hung shutdown must not outlive the test
+			_ = n.waitExit(5 * time.Second)
+		}
+		return fmt.Errorf("%w; its goroutines:\n%s", err, ourStacks(n.Log(), 12000))
 	}
 	return nil
+}
+
+// ourStacks returns the goroutine stacks of a Go crash dump in log that
+// run through this module's packages, at most max bytes of them.
+func ourStacks(log string, max int) string {
+	i := strings.Index(log, "goroutine ")
+	if i < 0 {
+		return "(no goroutine dump)"
+	}
+	var b strings.Builder
+	for _, g := range strings.Split(log[i:], "\n\n") {
+		if strings.Contains(g, "tributary/") && b.Len()+len(g) < max {
+			b.WriteString(g)
+			b.WriteString("\n\n")
+		}
+	}
+	return b.String()
 }
 
 // Pause freezes the node's process (SIGSTOP): it keeps its sockets but

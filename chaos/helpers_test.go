@@ -74,6 +74,13 @@ func startCluster(t *testing.T, n int, args ...string) *Cluster {
 	t.Cleanup(func() {
 		c.Close()
 		if t.Failed() {
+			if keep := os.Getenv("TRIBUTARY_CHAOS_KEEP"); keep != "" {
+				// The whole logs (goroutine dumps included) outlive the test.
+				dst := filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_"))
+				if err := os.CopyFS(dst, os.DirFS(dir)); err != nil {
+					t.Logf("keep logs: %v", err)
+				}
+			}
 			for _, n := range c.Nodes() {
 				t.Logf("---- log of %s ----\n%s", n.ID, tail(n.Log(), 6000))
 			}
