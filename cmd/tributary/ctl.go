@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,24 +16,13 @@ import (
 // administration through a running node's HTTP admin endpoint. Any node
 // answers; the raft leader does the work.
 func runCtl(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ctl", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("http-addr", defaultConfig().HTTPAddr, "host:port of any node's HTTP endpoint")
-	fs.Usage = func() { ctlUsage(stderr, fs) }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	rest := fs.Args()
-	if len(rest) == 0 {
-		fs.Usage()
-		return exitUsage
+	fs, addr, rest, code := parseAdminArgs("ctl", args, stderr, ctlUsage)
+	if rest == nil {
+		return code
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
 	defer cancel()
-	base := "http://" + *addr
+	base := "http://" + addr
 	var err error
 	switch {
 	case rest[0] == "members" && len(rest) == 1:

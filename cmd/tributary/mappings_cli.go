@@ -24,24 +24,13 @@ const cliTimeout = 15 * time.Second
 // runMappings is `tributary mappings list|set|delete`: it changes a
 // running node's mappings through its HTTP admin endpoint.
 func runMappings(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("mappings", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("http-addr", defaultConfig().HTTPAddr, "host:port of the node's HTTP endpoint")
-	fs.Usage = func() { mappingsUsage(stderr, fs) }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	rest := fs.Args()
-	if len(rest) == 0 {
-		fs.Usage()
-		return exitUsage
+	fs, addr, rest, code := parseAdminArgs("mappings", args, stderr, mappingsUsage)
+	if rest == nil {
+		return code
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
 	defer cancel()
-	base := "http://" + *addr + "/admin/mappings"
+	base := "http://" + addr + "/admin/mappings"
 	var err error
 	switch {
 	case rest[0] == "list" && len(rest) == 1:
@@ -62,6 +51,28 @@ func runMappings(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// parseAdminArgs parses the flags of an admin command named name (its
+// --http-addr) and returns the flag set, the address, and the arguments
+// after the flags; when those are missing or the flags are wrong (or
+// --help was asked), rest is nil and code is the exit code.
+func parseAdminArgs(name string, args []string, stderr io.Writer, usage func(io.Writer, *flag.FlagSet)) (fs *flag.FlagSet, addr string, rest []string, code int) {
+	fs = flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	a := fs.String("http-addr", defaultConfig().HTTPAddr, "host:port of any node's HTTP endpoint")
+	fs.Usage = func() { usage(stderr, fs) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return fs, "", nil, exitOK
+		}
+		return fs, "", nil, exitUsage
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return fs, "", nil, exitUsage
+	}
+	return fs, *a, fs.Args(), exitOK
 }
 
 func mappingsUsage(w io.Writer, fs *flag.FlagSet) {
