@@ -159,6 +159,19 @@ func TestKillLeaderUnderLoad(t *testing.T) {
 	if newLeader == leader {
 		t.Fatalf("the killed node %s is still reported as leader", leader.ID)
 	}
+	// The new leader marked the dead one down, and says so in /metrics.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		down, err1 := metric(newLeader, "tributary_cluster_nodes_marked_down_total")
+		live, err2 := metric(newLeader, "tributary_cluster_members_live")
+		if err1 == nil && err2 == nil && down >= 1 && live == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("new leader's metrics: marked down %v (%v), live %v (%v); want ≥ 1 and 2", down, err1, live, err2)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	took := first.Sub(killed)
 	t.Logf("RESULT kill-leader: leader %s killed, %s elected; first write acknowledged %v after the kill; %d acknowledged messages all delivered",
 		leader.ID, newLeader.ID, took.Round(time.Millisecond), len(acked))

@@ -314,8 +314,8 @@ func (p *publisher) close() {
 	}
 }
 
-// localSessions reads a node's tributary_mqtt_sessions_local gauge.
-func localSessions(n *Node) (int, error) {
+// metric reads one unlabelled metric from a node's /metrics.
+func metric(n *Node, name string) (float64, error) {
 	resp, err := http.Get("http://" + n.Ports.HTTP + "/metrics")
 	if err != nil {
 		return 0, err
@@ -324,13 +324,17 @@ func localSessions(n *Node) (int, error) {
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		line := sc.Text()
-		if v, ok := strings.CutPrefix(line, "tributary_mqtt_sessions_local "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return int(f), err
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
 		}
 	}
-	return 0, fmt.Errorf("%s: no tributary_mqtt_sessions_local in /metrics", n.ID)
+	return 0, fmt.Errorf("%s: no %s in /metrics", n.ID, name)
+}
+
+// localSessions reads a node's tributary_mqtt_sessions_local gauge.
+func localSessions(n *Node) (int, error) {
+	v, err := metric(n, "tributary_mqtt_sessions_local")
+	return int(v), err
 }
 
 // holder returns the node holding exactly want local sessions, waiting for

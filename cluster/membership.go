@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"tributary/cluster/peer"
 	"tributary/raftstore"
 )
@@ -44,6 +46,8 @@ type MembershipConfig struct {
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Registerer receives the membership metrics; nil registers none.
+	Registerer prometheus.Registerer
 }
 
 func (c MembershipConfig) withDefaults() MembershipConfig {
@@ -113,9 +117,10 @@ type MemberStatus struct {
 // raft leader probes the others, promotes caught-up non-voters and marks
 // silent nodes down after the grace period.
 type Membership struct {
-	node *Node
-	cfg  MembershipConfig
-	log  *slog.Logger
+	node    *Node
+	cfg     MembershipConfig
+	log     *slog.Logger
+	metrics membershipMetrics
 
 	mu          sync.Mutex
 	probes      map[string]*probeState // by node id; leader only
@@ -172,6 +177,9 @@ func NewMembership(n *Node, cfg MembershipConfig) (*Membership, error) {
 		probes:  make(map[string]*probeState),
 		downing: make(map[string]bool),
 		stop:    make(chan struct{}),
+	}
+	if err := m.registerMetrics(cfg.Registerer); err != nil {
+		return nil, err
 	}
 	m.done.Add(1)
 	go m.loop()
@@ -315,9 +323,11 @@ func (m *Membership) probe(mb raftstore.Member) {
 		defer m.mu.Unlock()
 		p.inflight = false
 		if err != nil {
+			m.metrics.probes.WithLabelValues(probeFailed).Inc()
 			m.log.Debug("membership: probe failed", "member", mb.ID, "err", err)
 			return
 		}
+		m.metrics.probes.WithLabelValues(probeOK).Inc()
 		p.lastSeen = m.cfg.Now()
 		p.status = st
 	})
@@ -400,6 +410,9 @@ func (m *Membership) markSilentDown(members []raftstore.Member, now time.Time) {
 			if err != nil {
 				m.log.Warn("membership: mark node down", "member", id, "forget", forget, "err", err)
 				return
+			}
+			if !forget {
+				m.metrics.markedDown.Inc()
 			}
 			m.log.Warn("node marked down: its sessions ended", "member", id, "silent_for", now.Sub(seen).Round(time.Millisecond), "left_configuration", forget)
 		}(ni.ID, !inConfig[ni.ID])

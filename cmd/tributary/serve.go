@@ -235,11 +235,12 @@ func (n *node) startBroker(cfg Config, store *raftstore.Store, reg prometheus.Re
 	}
 	n.broker.Store(broker)
 	members, err := cluster.NewMembership(broker, cluster.MembershipConfig{
-		RaftAddr:  cfg.raftAdvertised(),
-		KafkaAddr: cfg.kafkaAdvertisedAddr(),
-		Peers:     n.peers,
-		DownAfter: cfg.NodeDownAfter,
-		Logger:    n.log,
+		RaftAddr:   cfg.raftAdvertised(),
+		KafkaAddr:  cfg.kafkaAdvertisedAddr(),
+		Peers:      n.peers,
+		DownAfter:  cfg.NodeDownAfter,
+		Logger:     n.log,
+		Registerer: reg,
 	})
 	if err != nil {
 		return err
