@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,28 +27,9 @@ import (
 // delivers without matching again. A failed send is counted and logged at
 // a rate limit, never retried, and never blocks the publisher.
 //
-// The body of a KindDeliver request:
-//
-//	+-------------+---------------+-----------------+-------------+-----------+
-//	| version (1) | node (string) | message (bytes) | count (uv)  | routes... |
-//	+-------------+---------------+-----------------+-------------+-----------+
-//	route: client id (string) | generation (uv) | flags (1, bit 0 retain as
-//	       published) | subscription id count (uv) | ids (uv each)
-//
-// node is the receiver's node id (a node reached at a stale address
-// drops the message); message is raftstore.AppendMessage's encoding;
-// strings and bytes are uvarint-length-prefixed.
-
-const (
-	deliverVersion = 1
-	routeRAP       = 1 << 0 // retain as published
-	// minRouteBytes is the smallest route encoding (a 1-byte client id),
-	// which bounds the route count by the bytes left.
-	minRouteBytes = 5
-	// maxSubIDsPerRoute bounds the subscription ids of one route: one per
-	// overlapping subscription of a session, far below this.
-	maxSubIDsPerRoute = 1 << 16
-)
+// The body of a KindDeliver request is raftstore's routed-message
+// encoding (AppendRoutedMessage): the receiver's node id (a node reached
+// at a stale address drops the message), the message, and the sessions.
 
 // Reasons a routed QoS 0 message is dropped, the label of
 // tributary_mqtt_qos0_route_dropped_total.
@@ -202,155 +182,19 @@ func (r *router) refresh() {
 	r.addrs.Store(&addrs)
 }
 
-// appendDeliver encodes a KindDeliver body for node.
-func appendDeliver(dst []byte, node string, msg []byte, routes []raftstore.Route) []byte {
-	dst = append(dst, deliverVersion)
-	dst = appendUvString(dst, node)
-	dst = binary.AppendUvarint(dst, uint64(len(msg)))
-	dst = append(dst, msg...)
-	dst = binary.AppendUvarint(dst, uint64(len(routes)))
-	for i := range routes {
-		rt := &routes[i]
-		dst = appendUvString(dst, rt.ClientID)
-		dst = binary.AppendUvarint(dst, rt.Generation)
-		var flags byte
-		if rt.RetainAsPublished {
-			flags |= routeRAP
-		}
-		dst = append(dst, flags)
-		dst = binary.AppendUvarint(dst, uint64(len(rt.SubscriptionIDs)))
-		for _, id := range rt.SubscriptionIDs {
-			dst = binary.AppendUvarint(dst, uint64(id))
-		}
-	}
-	return dst
-}
-
-func appendUvString(dst []byte, s string) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(s)))
-	return append(dst, s...)
-}
-
 // errMalformedDeliver is the root of every KindDeliver decoding failure.
 var errMalformedDeliver = errors.New("cluster: malformed QoS 0 delivery")
 
-// deliverReader reads a KindDeliver body; the first failure sticks.
-type deliverReader struct {
-	b   []byte
-	err error
+// appendDeliver encodes a KindDeliver body for node: msg (encoded by
+// raftstore.AppendMessage) and the sessions there it is for.
+func appendDeliver(dst []byte, node string, msg []byte, routes []raftstore.Route) []byte {
+	return raftstore.AppendRoutedMessage(dst, node, msg, routes)
 }
 
-func (d *deliverReader) fail(what string) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s", errMalformedDeliver, what)
-	}
-	d.b = nil
-}
-
-func (d *deliverReader) uvarint(what string) uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("bad varint " + what)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-// bytes returns a view of a length-prefixed field, checked against the
-// bytes left.
-func (d *deliverReader) bytes(what string) []byte {
-	n := d.uvarint(what + " length")
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b)) {
-		d.fail(what + " past the end")
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *deliverReader) u8(what string) byte {
-	if d.err != nil {
-		return 0
-	}
-	if len(d.b) == 0 {
-		d.fail(what + " past the end")
-		return 0
-	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
-}
-
-// count reads a number of elements of at least minBytes each.
-func (d *deliverReader) count(what string, minBytes int) int {
-	n := d.uvarint(what)
-	if n > uint64(len(d.b)/minBytes) {
-		d.fail(what + " exceeds the bytes left")
-		return 0
-	}
-	return int(n)
-}
-
-// parseDeliver decodes a KindDeliver body. Nothing it returns aliases b:
-// the message is copied once by raftstore.ParseMessage, the client ids by
-// string conversion.
+// parseDeliver decodes a KindDeliver body; nothing it returns aliases b.
 func parseDeliver(b []byte) (node string, m raftstore.Message, routes []raftstore.Route, err error) {
-	d := deliverReader{b: b}
-	if v := d.u8("version"); d.err == nil && v != deliverVersion {
-		return "", m, nil, fmt.Errorf("%w: version %d unknown", errMalformedDeliver, v)
-	}
-	node = string(d.bytes("node"))
-	raw := d.bytes("message")
-	n := d.count("route count", minRouteBytes)
-	if d.err == nil {
-		routes = make([]raftstore.Route, 0, n)
-	}
-	for range n {
-		rt := raftstore.Route{Node: node, Connected: true}
-		rt.ClientID = string(d.bytes("client id"))
-		rt.Generation = d.uvarint("generation")
-		flags := d.u8("route flags")
-		if flags&^routeRAP != 0 {
-			d.fail(fmt.Sprintf("unknown route flags %#x", flags))
-		}
-		rt.RetainAsPublished = flags&routeRAP != 0
-		ids := d.count("subscription id count", 1)
-		if ids > maxSubIDsPerRoute {
-			d.fail("too many subscription ids")
-		}
-		if d.err != nil {
-			break
-		}
-		if ids > 0 {
-			rt.SubscriptionIDs = make([]uint32, ids)
-			for k := range rt.SubscriptionIDs {
-				v := d.uvarint("subscription id")
-				if v > 1<<32-1 {
-					d.fail("subscription id out of range")
-				}
-				rt.SubscriptionIDs[k] = uint32(v)
-			}
-		}
-		if rt.ClientID == "" {
-			d.fail("empty client id")
-		}
-		routes = append(routes, rt)
-	}
-	if d.err == nil && len(d.b) != 0 {
-		d.fail(fmt.Sprintf("%d trailing bytes", len(d.b)))
-	}
-	if d.err != nil {
-		return "", m, nil, d.err
-	}
-	if m, err = raftstore.ParseMessage(raw); err != nil {
+	node, m, routes, err = raftstore.ParseRoutedMessage(b)
+	if err != nil {
 		return "", m, nil, fmt.Errorf("%w: %w", errMalformedDeliver, err)
 	}
 	return node, m, routes, nil
