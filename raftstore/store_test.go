@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -136,7 +137,11 @@ func TestCrashKeepsAcknowledgedCommands(t *testing.T) {
 			cfg.SnapshotInterval = 50 * time.Millisecond
 			s := openStore(t, cfg)
 
+			// A command counts as acknowledged only if its Propose returned
+			// before the crash image was taken: crashed is set first, so
+			// a worker that still sees it false returned before the clone.
 			var acked sync.Map
+			var crashed atomic.Bool
 			var wg sync.WaitGroup
 			ctx, cancel := context.WithCancel(context.Background())
 			for w := 0; w < 8; w++ {
@@ -145,20 +150,21 @@ func TestCrashKeepsAcknowledgedCommands(t *testing.T) {
 					defer wg.Done()
 					for i := 0; ctx.Err() == nil; i++ {
 						key := fmt.Sprintf("w%d-%d", w, i)
-						if _, err := s.Propose(ctx, must(KVAdd([]byte(key), 1))); err == nil {
+						if _, err := s.Propose(ctx, must(KVAdd([]byte(key), 1))); err == nil && !crashed.Load() {
 							acked.Store(key, true)
 						}
 					}
 				}()
 			}
 			waitForCount(t, &acked, 300)
-			crashed := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 50, RNG: rand.New(rand.NewPCG(uint64(seed), 1))})
+			crashed.Store(true)
+			crashedFS := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 50, RNG: rand.New(rand.NewPCG(uint64(seed), 1))})
 			cancel()
 			wg.Wait()
 			s.Close()
 
 			cfg = testConfig(t, dir)
-			cfg.FS = crashed
+			cfg.FS = crashedFS
 			s = openStore(t, cfg)
 			defer s.Close()
 			n := 0
