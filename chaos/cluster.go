@@ -587,6 +587,15 @@ func (c *Cluster) startHAProxy(ctx context.Context) error {
 		}
 		c.MQTTAddr = addr
 	}
+	// A node answering on the frontend's address would pass the probe
+	// below while HAProxy failed to bind it.
+	for _, n := range c.Nodes() {
+		for _, a := range []string{n.Ports.MQTT, n.Ports.Kafka, n.Ports.HTTP, n.Ports.Raft} {
+			if a == c.MQTTAddr {
+				return fmt.Errorf("chaos: HAProxy's MQTT frontend %s is also node %s's address", c.MQTTAddr, n.ID)
+			}
+		}
+	}
 	cfg, err := RenderHAProxyConfig(c.MQTTAddr, c.opts.CheckInterval, c.Nodes())
 	if err != nil {
 		return err

@@ -14,15 +14,16 @@ import (
 )
 
 // Forwarding proposals to the raft leader [DESIGN.md: followers forward
-// their proposals to it]. A follower's raftstore hands each command it
-// cannot propose to forwarder.Forward, which sends it to the leader as a
-// peer.KindForward request; the leader's handleForward proposes it and
-// answers with the entry's index and apply's answer. raftstore then waits
+// their proposals to it]. A follower's raftstore packs the commands it
+// cannot propose into batches and hands each batch to forwarder.Forward,
+// which sends it to the leader as one peer.KindForward request; the
+// leader's handleForward proposes them in order and answers, once all are
+// applied, with each entry's index and apply's answer. raftstore then waits
 // until the follower has applied that index before it answers its
 // caller, so a client reads its own writes on any node.
 //
 // Error classes survive the trip: an answer carries raftstore's outcome
-// encoding (AppendOutcome), and a failure of the transport becomes
+// encoding (AppendOutcomes), and a failure of the transport becomes
 //
 //	peer.ErrNotSent   → raftstore.ErrNotLeader: nothing reached the leader,
 //	                    so raftstore may send it again (to the new leader)
@@ -41,19 +42,19 @@ type forwarder struct {
 	timeout time.Duration
 }
 
-// Forward sends cmd to the leader. ctx bounds the whole exchange (and
-// Config.ProposeTimeout does when ctx has no deadline). It never blocks on
-// the network, and never calls done before it returns: raftstore's
-// callers expect done on another goroutine, so a request the client
-// refuses at once (its queue full, the leader unreachable) is reported by
-// Forward's error instead, and done is not called.
-func (f *forwarder) Forward(ctx context.Context, leaderID, leaderAddr string, cmd raftstore.Command, done func(index uint64, value []byte, err error)) error {
+// Forward sends a batch of commands to the leader. ctx bounds the whole
+// exchange (and Config.ProposeTimeout does when ctx has no deadline). It
+// never blocks on the network, and never calls done before it returns:
+// raftstore's callers expect done on another goroutine, so a request the
+// client refuses at once (its queue full, the leader unreachable) is
+// reported by Forward's error instead, and done is not called.
+func (f *forwarder) Forward(ctx context.Context, leaderID, leaderAddr string, cmds []raftstore.Command, done func([]raftstore.Outcome, error)) error {
 	cancel := context.CancelFunc(func() {})
 	if _, ok := ctx.Deadline(); !ok {
 		ctx, cancel = context.WithTimeout(ctx, f.timeout)
 	}
 	buf := bytebufferpool.Get()
-	buf.B = raftstore.AppendCommand(buf.B, cmd)
+	buf.B = raftstore.AppendCommands(buf.B, cmds)
 	addr := f.addr(leaderID, leaderAddr)
 	// state: 0 while Call runs, 1 once it returned, 2 when a failure came
 	// before it returned (then in early). early is written before the
@@ -69,10 +70,14 @@ func (f *forwarder) Forward(ctx context.Context, leaderID, leaderAddr string, cm
 		}
 		cancel()
 		if err != nil {
-			done(0, nil, forwardError(leaderID, addr, err))
+			done(nil, forwardError(leaderID, addr, err))
 			return
 		}
-		done(raftstore.ParseOutcome(resp)) // resp is ours: value may alias it
+		outs, err := raftstore.ParseOutcomes(resp) // resp is ours: values may alias it
+		if err != nil {
+			err = fmt.Errorf("cluster: answer of leader %s at %s: %w: %w", leaderID, addr, raftstore.ErrOutcomeUnknown, err)
+		}
+		done(outs, err)
 	})
 	bytebufferpool.Put(buf) // Call copied the frame
 	if !state.CompareAndSwap(0, 1) {
@@ -95,32 +100,35 @@ func forwardError(leaderID, addr string, err error) error {
 	return fmt.Errorf("cluster: forward to leader %s at %s: %w", leaderID, addr, err)
 }
 
-// handleForward is the leader's side: it proposes a command a follower
-// forwarded and answers with the outcome once the entry is applied. A
-// node that is not the leader (any more) answers raftstore.ErrNotLeader,
-// which sends the follower looking for the new one.
+// handleForward is the leader's side: it proposes, in order, the batch
+// of commands a follower forwarded and answers with their outcomes once
+// every one has its answer. A node that is not the leader (any more)
+// answers raftstore.ErrNotLeader for each, which sends the follower
+// looking for the new one. A body that does not decode is answered with
+// a remote error: nothing was proposed, and the follower cannot tell
+// which command was at fault.
 func (n *Node) handleForward(ctx context.Context, body []byte, reply func([]byte, error)) {
-	cmd, err := raftstore.ParseCommand(body)
+	cmds, err := raftstore.ParseCommands(body)
 	if err != nil {
-		n.replyOutcome(reply, 0, nil, fmt.Errorf("cluster: forwarded command: %w", err))
+		reply(nil, fmt.Errorf("cluster: forwarded batch: %w", err))
 		return
 	}
 	// body aliases the frame, which is reused once this handler returns;
-	// the proposal outlives it. Copy the payload once.
-	cmd.Payload = append(make([]byte, 0, len(cmd.Payload)), cmd.Payload...)
-	err = n.store.ProposeForwarded(ctx, cmd, func(index uint64, value []byte, err error) {
-		n.replyOutcome(reply, index, value, err)
-	})
-	if err != nil {
-		n.replyOutcome(reply, 0, nil, err)
+	// the proposals outlive it. Copy the payloads once, into one block.
+	total := 0
+	for _, c := range cmds {
+		total += len(c.Payload)
 	}
-}
-
-// replyOutcome encodes a proposal's outcome into a pooled buffer: reply
-// copies it.
-func (n *Node) replyOutcome(reply func([]byte, error), index uint64, value []byte, err error) {
-	buf := bytebufferpool.Get()
-	buf.B = raftstore.AppendOutcome(buf.B, index, value, err)
-	reply(buf.B, nil)
-	bytebufferpool.Put(buf)
+	block := make([]byte, 0, total)
+	for i, c := range cmds {
+		start := len(block)
+		block = append(block, c.Payload...)
+		cmds[i].Payload = block[start:len(block):len(block)]
+	}
+	n.store.ProposeForwarded(ctx, cmds, func(outs []raftstore.Outcome) {
+		buf := bytebufferpool.Get()
+		buf.B = raftstore.AppendOutcomes(buf.B, outs)
+		reply(buf.B, nil) // reply copies it
+		bytebufferpool.Put(buf)
+	})
 }

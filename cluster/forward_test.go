@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -176,21 +177,22 @@ func rpcStack(t *testing.T) (*testStack, *peer.Client, string) {
 }
 
 // TestForwarderAgainstALeader drives the forwarder and the leader's
-// handler directly: the answer carries the entry's index and apply's
-// value; a rejection keeps its class; garbage is answered, not fatal.
+// handler directly: a batch is answered command by command, in order,
+// with each entry's index and apply's value; a rejection keeps its class
+// without failing the commands beside it; garbage is answered with an
+// error, not fatal.
 func TestForwarderAgainstALeader(t *testing.T) {
 	t.Parallel()
 	st, client, addr := rpcStack(t)
 	fw := &forwarder{peers: client, addr: func(_, a string) string { return a }, timeout: time.Minute}
-	type outcome struct {
-		index uint64
-		value []byte
-		err   error
+	type answer struct {
+		outs []raftstore.Outcome
+		err  error
 	}
-	forward := func(cmd raftstore.Command) outcome {
+	forward := func(cmds ...raftstore.Command) answer {
 		t.Helper()
-		ch := make(chan outcome, 1)
-		if err := fw.Forward(within(t), "n1", addr, cmd, func(i uint64, v []byte, err error) { ch <- outcome{i, v, err} }); err != nil {
+		ch := make(chan answer, 1)
+		if err := fw.Forward(within(t), "n1", addr, cmds, func(outs []raftstore.Outcome, err error) { ch <- answer{outs, err} }); err != nil {
 			t.Fatalf("Forward: %v", err)
 		}
 		return <-ch // bounded by within(t)
@@ -199,21 +201,26 @@ func TestForwarderAgainstALeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := forward(cmd)
-	if o.err != nil || o.index == 0 || o.index > st.store.AppliedIndex() {
-		t.Fatalf("forward = %+v; want an applied index and no error", o)
-	}
 	bad := raftstore.Command{Type: cmd.Type, Version: cmd.Version, Payload: []byte{2}} // empty key
+	a := forward(cmd, bad, cmd)
+	if a.err != nil || len(a.outs) != 3 {
+		t.Fatalf("forward = %+v; want three outcomes", a)
+	}
+	for _, i := range []int{0, 2} {
+		if o := a.outs[i]; o.Err != nil || o.Index == 0 || o.Index > st.store.AppliedIndex() {
+			t.Fatalf("outcome %d = %+v; want an applied index and no error", i, o)
+		}
+	}
+	if got := binary.BigEndian.Uint64(a.outs[2].Value); got != 2 {
+		t.Fatalf("the second add answered %d, want 2", got)
+	}
 	var rej *raftstore.RejectedError
-	if o := forward(bad); !errors.As(o.err, &rej) {
-		t.Fatalf("forward of an invalid command = %v, want a RejectedError", o.err)
+	if !errors.As(a.outs[1].Err, &rej) {
+		t.Fatalf("outcome of an invalid command = %v, want a RejectedError", a.outs[1].Err)
 	}
-	resp, err := client.CallSync(within(t), addr, peer.KindForward, []byte{0xFF})
-	if err != nil {
-		t.Fatalf("garbage forward: %v", err)
-	}
-	if _, _, err := raftstore.ParseOutcome(resp); err == nil {
-		t.Fatal("garbage forward answered with success")
+	var remote *peer.RemoteError
+	if _, err := client.CallSync(within(t), addr, peer.KindForward, []byte{0xFF}); !errors.As(err, &remote) {
+		t.Fatalf("garbage forward = %v, want a remote error", err)
 	}
 }
 
@@ -233,15 +240,16 @@ func TestForwardRefusedAtOnceIsReturned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmds := []raftstore.Command{cmd}
 	first := make(chan error, 1)
-	if err := fw.Forward(within(t), "n1", addr, cmd, func(_ uint64, _ []byte, err error) { first <- err }); err != nil {
+	if err := fw.Forward(within(t), "n1", addr, cmds, func(_ []raftstore.Outcome, err error) { first <- err }); err != nil {
 		first <- err
 	}
 	if err := <-first; !errors.Is(err, raftstore.ErrNotLeader) {
 		t.Fatalf("forward to an unreachable leader = %v, want ErrNotLeader", err)
 	}
 	var called atomic.Bool
-	err = fw.Forward(within(t), "n1", addr, cmd, func(uint64, []byte, error) { called.Store(true) })
+	err = fw.Forward(within(t), "n1", addr, cmds, func([]raftstore.Outcome, error) { called.Store(true) })
 	if !errors.Is(err, raftstore.ErrNotLeader) || called.Load() {
 		t.Fatalf("forward within the dial backoff = %v (done called: %v); want ErrNotLeader returned, done not called", err, called.Load())
 	}

@@ -7,21 +7,33 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// Forwarder carries a command to the raft leader when this node is not it.
+// Forwarder carries commands to the raft leader when this node is not it.
 // Package cluster implements it over its RPC transport (DESIGN.md: cluster
-// forwards proposals; raftstore never opens a socket).
+// forwards proposals; raftstore never opens a socket). The store packs
+// the commands its callers propose into batches (forwardQueue), so one
+// request carries many of them.
 type Forwarder interface {
-	// Forward sends cmd to the leader known by leaderID and leaderAddr
-	// (its raft address) and calls done exactly once, on any goroutine,
-	// with the raft index of the entry that carried the command and
-	// apply's value or *RejectedError, or with an error saying it was
-	// not (ErrNotLeader: nothing was written, retry) or may not have been
-	// committed. If Forward returns an error, done is not called. done
-	// must not block.
-	Forward(ctx context.Context, leaderID, leaderAddr string, cmd Command, done func(index uint64, value []byte, err error)) error
+	// Forward sends cmds, in order, to the leader known by leaderID and
+	// leaderAddr (its raft address) and calls done exactly once, on any
+	// goroutine, with one Outcome per command in the same order, or with
+	// an error for the whole batch saying it was not sent (ErrNotLeader:
+	// nothing was written, retry) or may not have been committed. If
+	// Forward returns an error, done is not called. done must not block.
+	// The Outcomes' values may alias a buffer done owns.
+	Forward(ctx context.Context, leaderID, leaderAddr string, cmds []Command, done func(outs []Outcome, err error)) error
+}
+
+// Outcome is the leader's answer for one forwarded command: the raft
+// index of the entry that carried it and apply's value, or the error
+// (a *RejectedError from apply keeps the index; other errors have none).
+type Outcome struct {
+	Index uint64
+	Value []byte
+	Err   error
 }
 
 // SetForwarder makes ProposeAsync (and so every proposing method) on a
@@ -35,58 +47,6 @@ func (s *Store) SetForwarder(f Forwarder) {
 // maxForwardAttempts bounds how often a forwarded command is sent again
 // after a leader answered ErrNotLeader (leadership moved meanwhile).
 const maxForwardAttempts = 5
-
-// forward sends cmd to the leader through f. It waits (within ctx) for a
-// leader to be known, and sends again when the leader it reached was no
-// longer the leader, since ErrNotLeader means nothing was written.
-func (s *Store) forward(ctx context.Context, f Forwarder, cmd Command, done func([]byte, error)) error {
-	if size := cmd.encodedLen(); size > s.cfg.MaxCommandBytes {
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrCommandTooLarge, size, s.cfg.MaxCommandBytes)
-	}
-	return s.forwardAttempt(ctx, f, cmd, done, 1)
-}
-
-func (s *Store) forwardAttempt(ctx context.Context, f Forwarder, cmd Command, done func([]byte, error), attempt int) error {
-	addr, id, err := s.waitLeader(ctx)
-	if err != nil {
-		return err
-	}
-	if id == s.cfg.NodeID {
-		return s.proposer.submit(ctx, cmd, func(_ uint64, v []byte, err error) { done(v, err) })
-	}
-	return f.Forward(ctx, id, addr, cmd, func(index uint64, value []byte, err error) {
-		var rej *RejectedError
-		switch {
-		case err == nil || errors.As(err, &rej):
-			s.waiters.add(index, func(werr error) {
-				if werr != nil {
-					done(nil, fmt.Errorf("raftstore: committed at %d, not applied here: %w", index, werr))
-					return
-				}
-				done(value, err)
-			})
-		case errors.Is(err, ErrNotLeader) && attempt < maxForwardAttempts && ctx.Err() == nil:
-			// The leader moved or is gone: nothing was written, so send it
-			// again once an election had time to settle.
-			go func() {
-				select {
-				case <-ctx.Done():
-					done(nil, fmt.Errorf("%w: %w", err, ctx.Err()))
-					return
-				case <-s.stopBg:
-					done(nil, ErrClosed)
-					return
-				case <-time.After(forwardBackoff(attempt, s.cfg.ElectionTimeout)):
-				}
-				if ferr := s.forwardAttempt(ctx, f, cmd, done, attempt+1); ferr != nil {
-					done(nil, ferr)
-				}
-			}()
-		default:
-			done(nil, err)
-		}
-	})
-}
 
 // forwardBackoff is the pause before forwarding attempt+1: growing, so the
 // attempts span about two election timeouts in all.
@@ -119,20 +79,42 @@ func (s *Store) waitLeader(ctx context.Context) (addr, id string, err error) {
 	}
 }
 
-// ProposeForwarded is the leader's side of Forwarder: it queues a command
-// another node forwarded, and calls done once with the entry's raft index
-// and apply's answer, on the proposer's goroutine (done must not block). A
-// node that is not the leader refuses with ErrNotLeader.
-func (s *Store) ProposeForwarded(ctx context.Context, cmd Command, done func(index uint64, value []byte, err error)) error {
-	if err := s.Err(); err != nil {
-		return fmt.Errorf("%w: %w", ErrClosed, err)
+// ProposeForwarded is the leader's side of Forwarder: it queues the
+// commands another node forwarded, in order, and calls done once with one
+// Outcome per command, on the proposer's goroutine (done must not block),
+// when every one of them has its answer. A command this binary does not
+// know is refused on its own (a peer's unknown command must never enter
+// the log: every replica would stop on it); a node that is not the leader
+// answers ErrNotLeader for what it could not queue.
+func (s *Store) ProposeForwarded(ctx context.Context, cmds []Command, done func([]Outcome)) {
+	outs := make([]Outcome, len(cmds))
+	var left atomic.Int64
+	left.Store(int64(len(cmds)) + 1) // +1 until every command is queued
+	finish := func() {
+		if left.Add(-1) == 0 {
+			done(outs)
+		}
 	}
-	if !IsKnownCommand(cmd) {
-		// Never let a peer's unknown command into the log: every replica
-		// would stop on it.
-		return fmt.Errorf("raftstore: forwarded command %s v%d is unknown to the leader", cmd.Type, cmd.Version)
+	closed := s.Err()
+	for i, cmd := range cmds {
+		var err error
+		switch {
+		case closed != nil:
+			err = fmt.Errorf("%w: %w", ErrClosed, closed)
+		case !IsKnownCommand(cmd):
+			err = fmt.Errorf("raftstore: forwarded command %s v%d is unknown to the leader", cmd.Type, cmd.Version)
+		default:
+			err = s.proposer.submit(ctx, cmd, func(index uint64, value []byte, err error) {
+				outs[i] = Outcome{Index: index, Value: value, Err: err}
+				finish()
+			})
+		}
+		if err != nil {
+			outs[i] = Outcome{Err: err}
+			finish()
+		}
 	}
-	return s.proposer.submit(ctx, cmd, done)
+	finish()
 }
 
 // IsKnownCommand reports whether this binary can apply cmd's type and
@@ -251,29 +233,94 @@ func (h *waiterHeap) Pop() any {
 	return x
 }
 
-// AppendCommand encodes c for a forwarding RPC (the same layout as inside
-// a log entry).
-func AppendCommand(dst []byte, c Command) []byte {
-	dst = binary.AppendUvarint(dst, uint64(c.Type))
-	dst = append(dst, c.Version)
-	dst = binary.AppendUvarint(dst, uint64(len(c.Payload)))
-	return append(dst, c.Payload...)
+// minCommandBytes is the smallest encoded command: type, version and an
+// empty payload's length.
+const minCommandBytes = 3
+
+// AppendCommands encodes a batch of commands for a forwarding RPC: their
+// count, then each command as inside a log entry.
+func AppendCommands(dst []byte, cmds []Command) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(cmds)))
+	for _, c := range cmds {
+		dst = binary.AppendUvarint(dst, uint64(c.Type))
+		dst = append(dst, c.Version)
+		dst = binary.AppendUvarint(dst, uint64(len(c.Payload)))
+		dst = append(dst, c.Payload...)
+	}
+	return dst
 }
 
-// ParseCommand decodes what AppendCommand wrote; the payload aliases b.
-// Trailing bytes are an error.
-func ParseCommand(b []byte) (Command, error) {
-	c, rest, err := decodeCommand(b)
-	if err != nil {
-		return Command{}, err
+// ParseCommands decodes what AppendCommands wrote; the payloads alias b.
+// The count is checked against the bytes left before anything is
+// allocated, and trailing bytes are an error.
+func ParseCommands(b []byte) ([]Command, error) {
+	count, n := binary.Uvarint(b)
+	if n <= 0 {
+		return nil, fmt.Errorf("%w: bad command count", errEntryCorrupt)
 	}
-	if len(rest) != 0 {
-		return Command{}, fmt.Errorf("%w: %d bytes after the command", errEntryCorrupt, len(rest))
+	b = b[n:]
+	if count == 0 || count > uint64(len(b)/minCommandBytes) {
+		return nil, fmt.Errorf("%w: %d commands in %d bytes", errEntryCorrupt, count, len(b))
 	}
-	return c, nil
+	cmds := make([]Command, count)
+	for i := range cmds {
+		c, rest, err := decodeCommand(b)
+		if err != nil {
+			return nil, err
+		}
+		cmds[i], b = c, rest
+	}
+	if len(b) != 0 {
+		return nil, fmt.Errorf("%w: %d bytes after the commands", errEntryCorrupt, len(b))
+	}
+	return cmds, nil
 }
 
-// Outcome kinds on the wire (AppendOutcome).
+// AppendOutcomes encodes the answers to a forwarded batch: their count,
+// then each outcome (appendOutcome) behind its length.
+func AppendOutcomes(dst []byte, outs []Outcome) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(outs)))
+	var one []byte
+	for _, o := range outs {
+		one = appendOutcome(one[:0], o.Index, o.Value, o.Err)
+		dst = binary.AppendUvarint(dst, uint64(len(one)))
+		dst = append(dst, one...)
+	}
+	return dst
+}
+
+// ParseOutcomes decodes what AppendOutcomes wrote; values alias b.
+func ParseOutcomes(b []byte) ([]Outcome, error) {
+	count, n := binary.Uvarint(b)
+	if n <= 0 {
+		return nil, errors.New("raftstore: outcomes: bad count")
+	}
+	b = b[n:]
+	// Each outcome takes at least its length and its kind.
+	if count > uint64(len(b)/2) {
+		return nil, fmt.Errorf("raftstore: outcomes: %d in %d bytes", count, len(b))
+	}
+	outs := make([]Outcome, count)
+	for i := range outs {
+		size, n := binary.Uvarint(b)
+		if n <= 0 || size > uint64(len(b)-n) {
+			return nil, errors.New("raftstore: outcomes: length past the end")
+		}
+		one := b[n : n+int(size) : n+int(size)]
+		b = b[n+int(size):]
+		o, err := parseOutcome(one)
+		if err != nil {
+			return nil, err
+		}
+		outs[i] = o
+	}
+	if len(b) != 0 {
+		return nil, fmt.Errorf("raftstore: outcomes: %d bytes after them", len(b))
+	}
+	return outs, nil
+}
+
+// Outcome kinds on the wire (appendOutcome).
 const (
 	outcomeOK byte = iota
 	outcomeRejected
@@ -307,12 +354,12 @@ var rejectionCauses = []error{
 	ErrUnknownNode,
 }
 
-// AppendOutcome encodes a proposal's answer for a forwarding RPC: the raft
+// appendOutcome encodes a proposal's answer for a forwarding RPC: the raft
 // index, and apply's value or the error. A *RejectedError keeps its reason
 // and the sentinel it wraps, so errors.Is works on the other node; other
 // errors keep their class (ErrNotLeader, ErrClosed, ErrCommandTooLarge,
 // ErrOutcomeUnknown) and their text.
-func AppendOutcome(dst []byte, index uint64, value []byte, err error) []byte {
+func appendOutcome(dst []byte, index uint64, value []byte, err error) []byte {
 	var rej *RejectedError
 	switch {
 	case err == nil:
@@ -345,40 +392,44 @@ func AppendOutcome(dst []byte, index uint64, value []byte, err error) []byte {
 	return append(dst, err.Error()...)
 }
 
-// ParseOutcome decodes what AppendOutcome wrote. value aliases b.
-func ParseOutcome(b []byte) (index uint64, value []byte, err error) {
+// parseOutcome decodes what appendOutcome wrote; the value aliases b. Its
+// error is about the encoding; the outcome's own error is in Outcome.Err.
+func parseOutcome(b []byte) (Outcome, error) {
 	if len(b) == 0 {
-		return 0, nil, errors.New("raftstore: empty outcome")
+		return Outcome{}, errors.New("raftstore: empty outcome")
 	}
 	kind, b := b[0], b[1:]
 	switch kind {
 	case outcomeOK, outcomeRejected:
 		idx, n := binary.Uvarint(b)
 		if n <= 0 {
-			return 0, nil, errors.New("raftstore: outcome: bad index")
+			return Outcome{}, errors.New("raftstore: outcome: bad index")
 		}
 		b = b[n:]
 		if kind == outcomeOK {
-			return idx, b, nil
+			return Outcome{Index: idx, Value: b}, nil
 		}
 		cause, n := binary.Uvarint(b)
 		if n <= 0 || cause >= uint64(len(rejectionCauses)) {
-			return 0, nil, errors.New("raftstore: outcome: bad rejection cause")
+			return Outcome{}, errors.New("raftstore: outcome: bad rejection cause")
 		}
-		return idx, nil, &RejectedError{Reason: string(b[n:]), cause: rejectionCauses[cause]}
+		return Outcome{Index: idx, Err: &RejectedError{Reason: string(b[n:]), cause: rejectionCauses[cause]}}, nil
 	}
 	msg := string(b)
+	var err error
 	switch kind {
 	case outcomeNotLeader:
-		return 0, nil, fmt.Errorf("%w (at the leader: %s)", ErrNotLeader, msg)
+		err = fmt.Errorf("%w (at the leader: %s)", ErrNotLeader, msg)
 	case outcomeClosed:
-		return 0, nil, fmt.Errorf("%w (at the leader: %s)", ErrClosed, msg)
+		err = fmt.Errorf("%w (at the leader: %s)", ErrClosed, msg)
 	case outcomeTooLarge:
-		return 0, nil, fmt.Errorf("%w (at the leader: %s)", ErrCommandTooLarge, msg)
+		err = fmt.Errorf("%w (at the leader: %s)", ErrCommandTooLarge, msg)
 	case outcomeUnknown:
-		return 0, nil, fmt.Errorf("%w (at the leader: %s)", ErrOutcomeUnknown, msg)
+		err = fmt.Errorf("%w (at the leader: %s)", ErrOutcomeUnknown, msg)
 	case outcomeFailed:
-		return 0, nil, fmt.Errorf("raftstore: at the leader: %s", msg)
+		err = fmt.Errorf("raftstore: at the leader: %s", msg)
+	default:
+		return Outcome{}, fmt.Errorf("raftstore: outcome kind %d unknown", kind)
 	}
-	return 0, nil, fmt.Errorf("raftstore: outcome kind %d unknown", kind)
+	return Outcome{Err: err}, nil
 }

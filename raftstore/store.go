@@ -32,6 +32,7 @@ type Store struct {
 	metrics  *metrics
 
 	forwarder    atomic.Pointer[Forwarder] // set by SetForwarder
+	forwards     *forwardQueue             // a follower's commands on their way to the leader
 	caughtUpOnce atomic.Bool               // Ready held once since Open
 	waiters      *appliedWaiters           // forwarded answers waiting for apply
 
@@ -100,8 +101,13 @@ func (s *Store) open() error {
 	if err = s.metrics.register(s.cfg.Registerer, s); err != nil {
 		return err
 	}
-	s.bgDone.Add(2)
+	s.forwards = newForwardQueue(s)
+	s.bgDone.Add(3)
 	go s.watchLogSize()
+	go func() {
+		defer s.bgDone.Done()
+		s.forwards.run(s.stopBg)
+	}()
 	go func() {
 		defer s.bgDone.Done()
 		s.waiters.run(s.stopBg)
@@ -259,8 +265,8 @@ func (s *Store) ProposeAsync(ctx context.Context, cmd Command, done func(value [
 	if err := s.Err(); err != nil {
 		return fmt.Errorf("%w: %w", ErrClosed, err)
 	}
-	if f := s.forwarder.Load(); f != nil && !s.IsLeader() {
-		return s.forward(ctx, *f, cmd, done)
+	if s.forwarder.Load() != nil && !s.IsLeader() {
+		return s.forward(ctx, cmd, done)
 	}
 	return s.proposer.submit(ctx, cmd, func(_ uint64, v []byte, err error) { done(v, err) })
 }

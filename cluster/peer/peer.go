@@ -60,7 +60,7 @@ const (
 	// KindPing is answered by the server itself, with an empty answer. A
 	// handler cannot be set for it.
 	KindPing     Kind = 0
-	KindForward  Kind = 1 // a raftstore command for the leader to propose
+	KindForward  Kind = 1 // a batch of raftstore commands for the leader to propose
 	KindDeliver  Kind = 2 // one-way: QoS 0 messages for local sessions
 	KindStatus   Kind = 3 // the node's id, applied index and readiness
 	KindJoin     Kind = 4 // add a node to the raft configuration
