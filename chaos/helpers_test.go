@@ -92,12 +92,14 @@ func startCluster(t *testing.T, n int, args ...string) *Cluster {
 	return c
 }
 
-// recorder keeps every payload a subscriber received, how often, and when
-// each first arrived.
+// recorder keeps every payload a subscriber received, how often, when
+// each arrived, and on which of the subscriber's connections.
 type recorder struct {
 	mu    sync.Mutex
 	seen  map[string]int
 	times []time.Time
+	conns []int       // per delivery: the connections up when it arrived
+	ups   []time.Time // when each connection came up
 }
 
 func newRecorder() *recorder { return &recorder{seen: make(map[string]int)} }
@@ -106,6 +108,14 @@ func (r *recorder) add(payload string) {
 	r.mu.Lock()
 	r.seen[payload]++
 	r.times = append(r.times, time.Now())
+	r.conns = append(r.conns, len(r.ups))
+	r.mu.Unlock()
+}
+
+// connectionUp records that the subscriber's client (re)connected.
+func (r *recorder) connectionUp() {
+	r.mu.Lock()
+	r.ups = append(r.ups, time.Now())
 	r.mu.Unlock()
 }
 
@@ -125,6 +135,31 @@ func (r *recorder) firstAfter(t time.Time) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
+}
+
+// firstOnNewConnection returns when the subscriber's first connection made
+// after t came up, and when the first message arrived once it was up:
+// messages still read from the old connection's buffers after t do not
+// count as delivery resumed.
+func (r *recorder) firstOnNewConnection(t time.Time) (up, delivered time.Time, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	conn := -1
+	for i, at := range r.ups {
+		if at.After(t) {
+			conn, up = i+1, at
+			break
+		}
+	}
+	if conn < 0 {
+		return time.Time{}, time.Time{}, false
+	}
+	for i, at := range r.times {
+		if r.conns[i] >= conn {
+			return up, at, true
+		}
+	}
+	return up, time.Time{}, false
 }
 
 // waitAll waits until every payload in want has arrived at least once.
@@ -172,6 +207,9 @@ func device(ctx context.Context, t *testing.T, addr, id string, filters []paho.S
 		ReconnectBackoff:              func(int) time.Duration { return 100 * time.Millisecond },
 		WillMessage:                   will,
 		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
+			if rec != nil {
+				rec.connectionUp()
+			}
 			once.Do(func() {
 				if len(filters) == 0 {
 					subscribed <- nil
@@ -220,12 +258,14 @@ func device(ctx context.Context, t *testing.T, addr, id string, filters []paho.S
 
 // publisher is an at-least-once MQTT 5 publisher: each message is
 // published until it is acknowledged, reconnecting (through addr) after
-// a failure. It records the payloads acknowledged and when.
+// a failure. It records the payloads acknowledged, when, and when the
+// attempt that got the acknowledgement was sent.
 type publisher struct {
-	addr, id string
-	mu       sync.Mutex
-	acked    []string
-	ackTimes []time.Time
+	addr, id  string
+	mu        sync.Mutex
+	acked     []string
+	ackTimes  []time.Time
+	sentTimes []time.Time
 	retried  map[string]bool // payloads sent more than once
 	cli      *paho.Client
 }
@@ -265,12 +305,14 @@ func (p *publisher) publish(ctx context.Context, topic string, qos byte, payload
 			}
 		}
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		sent := time.Now()
 		_, err := p.cli.Publish(pctx, &paho.Publish{Topic: topic, QoS: qos, Payload: []byte(payload)})
 		cancel()
 		if err == nil {
 			p.mu.Lock()
 			p.acked = append(p.acked, payload)
 			p.ackTimes = append(p.ackTimes, time.Now())
+			p.sentTimes = append(p.sentTimes, sent)
 			p.mu.Unlock()
 			return true
 		}
@@ -296,12 +338,14 @@ func (p *publisher) sentOnce(payload string) bool {
 	return !p.retried[payload]
 }
 
-// firstAckAfter returns when the first acknowledgement after t came.
-func (p *publisher) firstAckAfter(t time.Time) (time.Time, bool) {
+// firstAckOfSendAfter returns when the first publish sent after t was
+// acknowledged: acknowledgements of what was committed before t, still
+// on their way, do not show that writes resumed.
+func (p *publisher) firstAckOfSendAfter(t time.Time) (time.Time, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, at := range p.ackTimes {
-		if at.After(t) {
+	for i, at := range p.ackTimes {
+		if p.sentTimes[i].After(t) {
 			return at, true
 		}
 	}
