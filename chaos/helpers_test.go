@@ -266,8 +266,8 @@ type publisher struct {
 	acked     []string
 	ackTimes  []time.Time
 	sentTimes []time.Time
-	retried  map[string]bool // payloads sent more than once
-	cli      *paho.Client
+	retried   map[string]bool // payloads sent more than once
+	cli       *paho.Client
 }
 
 func (p *publisher) connect(ctx context.Context) error {
