@@ -74,6 +74,10 @@ type Config struct {
 	// per entry. Default 4 (measured: at 256 proposers, 4 packs ~30
 	// commands per entry and doubles throughput over 256, which packs ~1).
 	MaxInflightEntries int
+	// KafkaCacheBytes is the memory that keeps the newest Kafka record
+	// batches of every partition, so that fetches at the tail are served
+	// without reading Pebble. Default 64 MiB; negative disables it.
+	KafkaCacheBytes int64
 	// ReadyMaxLag is how many committed entries a node's state may trail
 	// by and still be Ready, once it has caught up after Open. Default 4096.
 	ReadyMaxLag uint64
@@ -125,6 +129,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.MaxInflightEntries, 4)
 	setDefault(&c.ApplyTimeout, 10*time.Second)
 	setDefault(&c.ReadyMaxLag, 4096)
+	setDefault(&c.KafkaCacheBytes, 64<<20)
 	setDefault(&c.SnapshotThreshold, 16384)
 	setDefault(&c.SnapshotInterval, 30*time.Second)
 	setDefault(&c.TrailingLogs, 10240)

@@ -237,7 +237,8 @@ func (s *Store) InitProducerID(ctx context.Context, prev *ProducerID) (ProducerI
 // holds offset, concatenated, up to maxBytes — but always the first batch
 // whole, however big (Kafka's rule, so a consumer never stalls) — and the
 // partition's state. ErrOffsetOutOfRange when offset < LogStartOffset or
-// > HighWatermark; at HighWatermark it returns no bytes.
+// > HighWatermark; at HighWatermark it returns no bytes. The bytes may be
+// the batch cache's own memory: callers read them and never modify them.
 func (s *Store) ReadRecords(topic string, partition int32, offset int64, maxBytes int) ([]byte, PartitionState, error) {
 	return s.fsm.readRecords(topic, partition, offset, maxBytes)
 }

@@ -41,6 +41,10 @@ type kafkaIndex struct {
 
 	topicCount atomic.Int64
 	bytes      atomic.Int64
+
+	// cache keeps the newest batches of every partition in memory; its
+	// contents follow the index's commits (trimmed, dropped with it).
+	cache *batchCache
 }
 
 func newKafkaIndex() *kafkaIndex {
@@ -50,6 +54,7 @@ func newKafkaIndex() *kafkaIndex {
 		mappings: map[string]Mapping{},
 		view:     &mappingView{},
 		changed:  make(chan struct{}),
+		cache:    newBatchCache(0),
 	}
 }
 
@@ -99,6 +104,7 @@ func (x *kafkaIndex) rebuild(r pebble.Reader) error {
 	}
 	x.mu.Lock()
 	x.topics, x.nums, x.mappings, x.view, x.live = topics, nums, mappings, view, live
+	x.cache.reset()
 	x.wake()
 	x.mu.Unlock()
 	x.topicCount.Store(int64(len(topics)))
@@ -397,6 +403,9 @@ func (b *kafkaBatch) commit() {
 		b.commitTopics()
 		for k, s := range b.parts {
 			if t := x.nums[k.num]; t != nil {
+				if s.logStart > t.parts[k.p].logStart {
+					x.cache.trim(k, s.logStart)
+				}
 				t.parts[k.p] = *s
 			}
 		}
@@ -429,6 +438,9 @@ func (b *kafkaBatch) commitTopics() {
 		if old := x.topics[name]; old != nil {
 			delete(x.nums, old.num)
 			delete(x.topics, name)
+			if t == nil || t.num != old.num {
+				x.cache.dropTopic(old.num)
+			}
 		}
 		if t != nil {
 			x.topics[name] = t

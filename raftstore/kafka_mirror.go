@@ -136,6 +136,9 @@ func (a *applyContext) appendBatch(k partKey, s *partState, batch []byte, n, max
 	if err := a.set(batchKey(tableKafkaIndex, k, base), meta.encode()); err != nil {
 		return err
 	}
+	// Readers never ask past the indexed high watermark, which moves after
+	// this entry's commit, so caching it now shows it to no one early.
+	a.kq.idx.cache.add(k, base, base+n, batch)
 	s.hw += n
 	s.bytes += int64(len(batch))
 	s.batches++

@@ -20,7 +20,9 @@ import (
 var errNoRecord = errors.New("raftstore: stop")
 
 // readRecords returns the batches of a partition from the one holding
-// offset, concatenated, up to maxBytes (the first one whole).
+// offset, concatenated, up to maxBytes (the first one whole): from the
+// batch cache when it holds offset (the result is then shared memory,
+// never to be modified), from Pebble otherwise.
 func (f *fsm) readRecords(topic string, partition int32, offset int64, maxBytes int) ([]byte, PartitionState, error) {
 	k, s, err := f.kafka.partition(topic, partition)
 	if err != nil {
@@ -32,6 +34,9 @@ func (f *fsm) readRecords(topic string, partition int32, offset int64, maxBytes 
 	}
 	if offset == s.hw {
 		return nil, ps, nil
+	}
+	if data, ok := f.kafka.cache.read(k, offset, s.hw, maxBytes); ok {
+		return data, ps, nil
 	}
 	f.mu.RLock()
 	defer f.mu.RUnlock()

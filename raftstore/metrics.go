@@ -116,6 +116,20 @@ func (m *metrics) register(r prometheus.Registerer, s *Store) error {
 			Help: "Bytes of record batches stored in all Kafka partitions, in the replicated state.",
 		}, func() float64 { return float64(s.fsm.kafka.bytes.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tributary_kafka_cache_bytes",
+			Help: "Memory held by the cache of the newest Kafka record batches (bounded by its budget).",
+		}, func() float64 { return float64(s.fsm.kafka.cache.usedBytes()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "tributary_kafka_cache_reads_total",
+			Help:        "Partition reads of Fetch and ListOffsets answered from the batch cache.",
+			ConstLabels: prometheus.Labels{"result": "hit"},
+		}, func() float64 { return float64(s.fsm.kafka.cache.hits.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "tributary_kafka_cache_reads_total",
+			Help:        "Partition reads of Fetch and ListOffsets answered from the batch cache.",
+			ConstLabels: prometheus.Labels{"result": "miss"},
+		}, func() float64 { return float64(s.fsm.kafka.cache.misses.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tributary_kafka_topics",
 			Help: "Kafka topics in the replicated state.",
 		}, func() float64 { return float64(s.fsm.kafka.topicCount.Load()) }),

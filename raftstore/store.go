@@ -135,6 +135,7 @@ func (s *Store) openStorage() error {
 	if err != nil {
 		return err
 	}
+	s.fsm.kafka.cache = newBatchCache(s.cfg.KafkaCacheBytes)
 	s.fsm.onFatal = s.fail
 	s.fsm.onEvents = s.cfg.OnEvents
 	s.waiters = newAppliedWaiters(s.fsm.applied.Load)

@@ -54,6 +54,7 @@ type Config struct {
 	KafkaDefaultPartitions int    `yaml:"kafka_default_partitions"`
 	KafkaMirrorTopic       string `yaml:"kafka_mirror_topic"`
 	KafkaMirrorPartitions  int    `yaml:"kafka_mirror_partitions"`
+	KafkaCacheBytes        int    `yaml:"kafka_cache_bytes"`
 	// Mappings are (re)applied at every start; the config file is the only
 	// place to name them (the admin endpoint changes them at runtime).
 	Mappings []cluster.MappingSpec `yaml:"mappings"`
@@ -94,6 +95,7 @@ func defaultConfig() Config {
 		KafkaDefaultPartitions: 1,
 		KafkaMirrorTopic:       "mqtt",
 		KafkaMirrorPartitions:  4,
+		KafkaCacheBytes:        64 << 20,
 	}
 }
 
@@ -198,14 +200,27 @@ var (
 		"partitions of the mirror topic when it is created, 1 to 10000",
 		func(c *Config) *int { return &c.KafkaMirrorPartitions })
 
+	optKafkaCacheBytes = newOption("kafka-cache-bytes", "kafka_cache_bytes",
+		"memory keeping the newest record batches of every partition, so fetches at the tail skip the disk; 0 turns it off",
+		func(c *Config) *int { return &c.KafkaCacheBytes })
+
 	// options lists every Config field in the order usage prints them.
 	options = []option{optNodeID, optDataDir, optHTTPAddr, optRaftAddr, optMQTTAddr, optLogLevel, optLogFormat,
 		optAdvertiseRaft, optJoin, optNodeDownAfter, optProxyProtocolFrom,
 		optMaxPacketBytes, optMaxKeepAlive, optReceiveMaximum, optMaxConnections,
 		optMaxQueuedMessages, optMaxInflightMessages, optMaxSessionExpiry,
 		optKafkaAddr, optAdvertiseKafka, optKafkaMaxRequestBytes, optKafkaAutoCreateTopics,
-		optKafkaDefaultPartitions, optKafkaMirrorTopic, optKafkaMirrorPartitions}
+		optKafkaDefaultPartitions, optKafkaMirrorTopic, optKafkaMirrorPartitions, optKafkaCacheBytes}
 )
+
+// kafkaCacheBytes is the store's KafkaCacheBytes: 0 here turns the cache
+// off, which the store spells negative.
+func (c *Config) kafkaCacheBytes() int64 {
+	if c.KafkaCacheBytes == 0 {
+		return -1
+	}
+	return int64(c.KafkaCacheBytes)
+}
 
 // name is how errors refer to an option: by key and flag, because the
 // value may have come from either.
@@ -495,6 +510,7 @@ func (c Config) validateLimits(add func(option, string, ...any)) {
 	inRange(optMaxInflightMessages, c.MaxInflightMessages, 1, 65535)
 	inRange(optKafkaMaxRequestBytes, c.KafkaMaxRequestBytes, 1024, 1<<30)
 	inRange(optKafkaDefaultPartitions, c.KafkaDefaultPartitions, 1, 10_000)
+	inRange(optKafkaCacheBytes, c.KafkaCacheBytes, 0, 1<<40)
 	inRange(optKafkaMirrorPartitions, c.KafkaMirrorPartitions, 1, 10_000)
 	if c.MaxKeepAlive < time.Second || c.MaxKeepAlive > 65535*time.Second || c.MaxKeepAlive%time.Second != 0 {
 		add(optMaxKeepAlive, "%v is not a whole number of seconds in [1s, 65535s]", c.MaxKeepAlive)

@@ -43,7 +43,7 @@ func TestLoadServeConfig_Defaults(t *testing.T) {
 		ReceiveMaximum: 1024, MaxConnections: 100_000, MaxQueuedMessages: 1000,
 		MaxInflightMessages: 1024, MaxSessionExpiry: 24 * time.Hour,
 		KafkaAddr: "127.0.0.1:9092", KafkaMaxRequestBytes: 100 << 20, KafkaDefaultPartitions: 1,
-		KafkaMirrorTopic: "mqtt", KafkaMirrorPartitions: 4,
+		KafkaMirrorTopic: "mqtt", KafkaMirrorPartitions: 4, KafkaCacheBytes: 64 << 20,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Fatalf("defaults (-want +got):\n%s", diff)
@@ -62,7 +62,8 @@ func TestLoadServeConfig_EveryFlag(t *testing.T) {
 		"--max-inflight-messages", "3", "--max-session-expiry", "1h",
 		"--kafka-addr", "0.0.0.0:19092", "--advertise-kafka", "kafka-1.example:19092",
 		"--kafka-max-request-bytes", "2048", "--kafka-auto-create-topics",
-		"--kafka-default-partitions", "3", "--kafka-mirror-topic", "", "--kafka-mirror-partitions", "2")
+		"--kafka-default-partitions", "3", "--kafka-mirror-topic", "", "--kafka-mirror-partitions", "2",
+		"--kafka-cache-bytes", "0")
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
@@ -76,6 +77,7 @@ func TestLoadServeConfig_EveryFlag(t *testing.T) {
 		MaxInflightMessages: 3, MaxSessionExpiry: time.Hour,
 		KafkaAddr: "0.0.0.0:19092", AdvertiseKafka: "kafka-1.example:19092", KafkaMaxRequestBytes: 2048,
 		KafkaAutoCreateTopics: true, KafkaDefaultPartitions: 3, KafkaMirrorTopic: "", KafkaMirrorPartitions: 2,
+		KafkaCacheBytes: 0,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Fatalf("flags (-want +got):\n%s", diff)
@@ -115,7 +117,7 @@ max_queued_messages: 5
 		MaxSessionExpiry:    90 * time.Minute, // file, a duration string
 
 		KafkaAddr: "127.0.0.1:9092", KafkaMaxRequestBytes: 100 << 20, KafkaDefaultPartitions: 1,
-		KafkaMirrorTopic: "mqtt", KafkaMirrorPartitions: 4,
+		KafkaMirrorTopic: "mqtt", KafkaMirrorPartitions: 4, KafkaCacheBytes: 64 << 20,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Fatalf("precedence (-want +got):\n%s", diff)

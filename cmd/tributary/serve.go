@@ -182,9 +182,10 @@ func (n *node) start(cfg Config) error {
 		AdvertiseAddr: cfg.raftAdvertised(),
 		// A node given --join waits to be added; one with raft state
 		// (a restart) rejoins by itself either way.
-		NoBootstrap: len(cfg.joinAddrs()) > 0,
-		Logger:      n.log,
-		Registerer:  reg,
+		NoBootstrap:     len(cfg.joinAddrs()) > 0,
+		KafkaCacheBytes: cfg.kafkaCacheBytes(),
+		Logger:          n.log,
+		Registerer:      reg,
 		// Events of entries applied before the broker exists (the replay
 		// at start) concern no connection yet: they are dropped.
 		OnEvents: func(evs []raftstore.Event) {

@@ -25,15 +25,15 @@ const readyWithin = 20 * time.Second
 
 // OpenOneNode opens (or reopens) the single-voter store of node "n1" in
 // dir and waits until it leads and has applied everything committed.
-// onEvents is its Config.OnEvents; logger may be nil. The caller closes
-// the store.
-func OpenOneNode(t TB, dir string, logger *slog.Logger, onEvents func([]raftstore.Event)) *raftstore.Store {
+// onEvents is its Config.OnEvents; logger may be nil; opts adjust the
+// configuration before it opens. The caller closes the store.
+func OpenOneNode(t TB, dir string, logger *slog.Logger, onEvents func([]raftstore.Event), opts ...func(*raftstore.Config)) *raftstore.Store {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("storetest: listen: %v", err)
 	}
-	store, err := raftstore.Open(raftstore.Config{
+	cfg := raftstore.Config{
 		NodeID:  "n1",
 		DataDir: dir,
 		StreamLayer: raftstore.NewStreamLayer(ln, func(addr string, timeout time.Duration) (net.Conn, error) {
@@ -43,7 +43,11 @@ func OpenOneNode(t TB, dir string, logger *slog.Logger, onEvents func([]raftstor
 		ElectionTimeout:  100 * time.Millisecond,
 		Logger:           logger,
 		OnEvents:         onEvents,
-	})
+	}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	store, err := raftstore.Open(cfg)
 	if err != nil {
 		t.Fatalf("storetest: open store: %v", err)
 	}

@@ -119,6 +119,14 @@ func BenchmarkKafkaFetch(b *testing.B) {
 	b.Run("kfake-raw", func(b *testing.B) {
 		benchRawFetch(b, fx, fx.fake.ListenAddrs()[0])
 	})
+	// The same records from a store without the batch cache, so every
+	// read goes through Pebble, as it does for a consumer far behind the
+	// newest records (the fixture fits in the default cache).
+	b.Run("tributary-raw-cold", func(b *testing.B) {
+		cold := newStack(b, stackOptions{store: func(c *raftstore.Config) { c.KafkaCacheBytes = -1 }})
+		benchPublish(b, cold, fx.records)
+		benchRawFetch(b, fx, cold.kafkaAddr())
+	})
 	b.Run("loopback", func(b *testing.B) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

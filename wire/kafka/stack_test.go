@@ -35,6 +35,8 @@ type stack struct {
 	srv   *Server
 	mqtt  *mqtt.Server
 	reg   *prometheus.Registry
+	// storeOpts adjusts the store's configuration at every open.
+	storeOpts func(*raftstore.Config)
 }
 
 // stackOptions adjusts a stack before it starts.
@@ -44,6 +46,8 @@ type stackOptions struct {
 	server func(*Config)
 	// noMirror leaves out the default two-way mirror topic "mqtt".
 	noMirror bool
+	// store adjusts the store's configuration.
+	store func(*raftstore.Config)
 }
 
 func newStack(t testing.TB, opts stackOptions) *stack {
@@ -53,6 +57,7 @@ func newStack(t testing.TB, opts stackOptions) *stack {
 		st.dir = t.TempDir()
 	}
 	var events atomic.Pointer[cluster.Node]
+	st.storeOpts = opts.store
 	st.openStore(&events)
 	t.Cleanup(st.close)
 	node, err := cluster.New(cluster.Config{NodeID: "n1", Store: st.store, TickInterval: 20 * time.Millisecond, Logger: testLogger()})
@@ -124,11 +129,15 @@ func (st *stack) setMirror() {
 func (st *stack) openStore(events *atomic.Pointer[cluster.Node]) {
 	t := st.t
 	t.Helper()
+	var opts []func(*raftstore.Config)
+	if st.storeOpts != nil {
+		opts = append(opts, st.storeOpts)
+	}
 	st.store = storetest.OpenOneNode(t, st.dir, testLogger(), func(evs []raftstore.Event) {
 		if n := events.Load(); n != nil {
 			n.HandleEvents(evs)
 		}
-	})
+	}, opts...)
 }
 
 // close stops the listeners, then the node, then the store: the order
